@@ -1,0 +1,62 @@
+# GridCase: `make run` serves the demo, `make test` runs the whole suite.
+# Both install what is missing first: Debian packages (as root or with sudo),
+# a .venv from requirements.lock, and nothing else.
+
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# GDAL/GEOS/PROJ, SpatiaLite, and Debian's Python with venv (its sqlite3 can load extensions).
+SYSTEM_PACKAGES := gettext gdal-bin libsqlite3-mod-spatialite binutils python3-venv python3-dev
+TEST_PACKAGES := chromium
+
+.PHONY: run test lint format system-deps test-system-deps postgis-deps venv migrate demo messages clean
+
+run: venv postgis-deps migrate demo
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+test: venv test-system-deps postgis-deps
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+system-deps:
+	@bash scripts/apt-ensure $(SYSTEM_PACKAGES)
+
+test-system-deps: system-deps
+	@bash scripts/apt-ensure $(TEST_PACKAGES)
+
+# PostGIS for a local PostgreSQL server, when DATABASE_URL asks for it.
+postgis-deps:
+	@case "$$DATABASE_URL" in postgis://*) bash scripts/apt-ensure-postgis ;; esac
+
+venv: system-deps $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	touch $@
+
+migrate:
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(PY) manage.py migrate --no-input -v 0
+
+demo:
+	$(PY) manage.py seed_demo --if-empty
+
+messages: venv
+	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans -l en --ignore=.venv --ignore=node_modules
+
+clean:
+	rm -rf $(VENV) staticfiles

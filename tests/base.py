@@ -1,0 +1,147 @@
+"""Two real-looking streets and a small named cast, shared by all tests.
+
+Geometry (WGS-84, near Wuchang, Wuhan), each community a 0.01° × 0.01° square
+cut into a 2×2 grid numbered west→east, north→south:
+
+    street A (420106002): community A1 [114.30, 114.31] × [30.55, 30.56]
+                          community A2 [114.31, 114.32] × [30.55, 30.56]
+    street B (420106003): community B1 [114.30, 114.31] × [30.54, 30.55]
+                          community B2 [114.31, 114.32] × [30.54, 30.55]
+
+Street boundaries are a little larger than their communities, so a point can
+fall in a street but in no community (the 属地兜底 fallback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import MultiPolygon, Polygon
+
+from grid.models import (
+    CellAssignment,
+    Community,
+    Department,
+    District,
+    GridCell,
+    Post,
+    Role,
+    Street,
+)
+
+User = get_user_model()
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
+    # Rounded so neighbours share exactly the same border coordinates.
+    bbox = tuple(round(v, 6) for v in (x0, y0, x1, y1))
+    return MultiPolygon(Polygon.from_bbox(bbox), srid=4326)
+
+
+@dataclass
+class Territory:
+    district: District
+    street_a: Street
+    street_b: Street
+    a1: Community
+    a2: Community
+    b1: Community
+    b2: Community
+
+    def cell(self, code: str) -> GridCell:
+        return GridCell.objects.get(code=code)
+
+
+def _community(street: Street, seq: int, name: str, x0: float, y0: float) -> Community:
+    community = Community.objects.create(
+        code=f"{street.code}{seq:03d}",
+        name=name,
+        street=street,
+        boundary=box(x0, y0, x0 + 0.01, y0 + 0.01),
+    )
+    half = 0.005
+    # North row first, west to east: 001 NW, 002 NE, 003 SW, 004 SE.
+    origins = [(x0, y0 + half), (x0 + half, y0 + half), (x0, y0), (x0 + half, y0)]
+    for n, (cx, cy) in enumerate(origins, start=1):
+        GridCell.objects.create(
+            code=f"{community.code}{n:03d}",
+            name=f"{name}第{n}网格",
+            community=community,
+            boundary=box(cx, cy, cx + half, cy + half),
+            households=400,
+            population=1100,
+        )
+    return community
+
+
+def build_territory() -> Territory:
+    district = District.objects.create(
+        code="420106", name="武昌区", boundary=box(114.29, 30.53, 114.33, 30.57)
+    )
+    street_a = Street.objects.create(
+        code="420106002",
+        name="积玉桥街道",
+        district=district,
+        boundary=box(114.295, 30.55, 114.325, 30.565),
+    )
+    street_b = Street.objects.create(
+        code="420106003",
+        name="杨园街道",
+        district=district,
+        boundary=box(114.295, 30.535, 114.325, 30.55),
+    )
+    return Territory(
+        district=district,
+        street_a=street_a,
+        street_b=street_b,
+        a1=_community(street_a, 1, "和平社区", 114.30, 30.55),
+        a2=_community(street_a, 2, "新河社区", 114.31, 30.55),
+        b1=_community(street_b, 1, "杨园社区", 114.30, 30.54),
+        b2=_community(street_b, 2, "铁机社区", 114.31, 30.54),
+    )
+
+
+@dataclass
+class Cast:
+    """worker (cell A1-001), worker2 (A1-001 too), dispatcher and mediator of
+    community A1, coordinator, leader and handler of street A, and outsider
+    (dispatcher of community B1)."""
+
+    worker: User
+    worker2: User
+    dispatcher: User
+    mediator: User
+    coordinator: User
+    leader: User
+    handler: User
+    outsider: User
+    admin: User
+    department: Department
+
+
+def _user(username: str, role: str, **unit) -> User:
+    user = User.objects.create_user(username, password="password", first_name=username)
+    Post.objects.create(user=user, role=role, **unit)
+    return user
+
+
+def build_cast(t: Territory) -> Cast:
+    department = Department.objects.create(name="积玉桥城管中队", kind="城管", street=t.street_a)
+    worker = _user("worker", Role.GRID_WORKER, community=t.a1)
+    worker2 = _user("worker2", Role.GRID_WORKER, community=t.a1)
+    cell = t.cell(f"{t.a1.code}001")
+    CellAssignment.objects.create(worker=worker, cell=cell)
+    CellAssignment.objects.create(worker=worker2, cell=cell)
+    return Cast(
+        worker=worker,
+        worker2=worker2,
+        dispatcher=_user("dispatcher", Role.DISPATCHER, community=t.a1),
+        mediator=_user("mediator", Role.MEDIATOR, community=t.a1),
+        coordinator=_user("coordinator", Role.COORDINATOR, street=t.street_a),
+        leader=_user("leader", Role.LEADER, street=t.street_a),
+        handler=_user("handler", Role.HANDLER, department=department),
+        outsider=_user("outsider", Role.DISPATCHER, community=t.b1),
+        admin=User.objects.create_superuser("admin", password="password"),
+        department=department,
+    )

@@ -1,0 +1,29 @@
+"""Shared test setup: markers that skip on the embedded run, and the named cast."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from tests.base import Cast, build_cast, build_territory
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_postgis = pytest.mark.skip(reason="needs PostGIS (DATABASE_URL=postgis://…)")
+    skip_redis = pytest.mark.skip(reason="needs Redis (REDIS_URL=redis://…)")
+    for item in items:
+        if "postgis" in item.keywords and not settings.IS_POSTGIS:
+            item.add_marker(skip_postgis)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture
+def territory(db):
+    """Two streets of one district, two communities each, a 2×2 grid per community."""
+    return build_territory()
+
+
+@pytest.fixture
+def cast(territory) -> Cast:
+    return build_cast(territory)
