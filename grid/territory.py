@@ -33,16 +33,16 @@ class Territory:
             return cls()
         if user.is_superuser:
             return cls(roles=frozenset({Role.ADMINISTRATOR}), everything=True)
-        posts = tuple(Post.objects.current().filter(user=user).select_related("department"))
+        posts = tuple(Post.objects.current().filter(user=user).select_related("community", "street", "department", "district"))
         cell_ids = frozenset(
             CellAssignment.objects.current().filter(worker=user).values_list("cell_id", flat=True)
         )
         return cls(
             roles=frozenset(p.role for p in posts),
-            district_ids=_ids(posts, "district_id")
-            | _ids([p.department for p in posts if p.department], "district_id"),
-            street_ids=_ids(posts, "street_id")
-            | _ids([p.department for p in posts if p.department], "street_id"),
+            # A department handler sees the cases dispatched to the department,
+            # not the whole street or district it serves.
+            district_ids=_ids(posts, "district_id"),
+            street_ids=_ids(posts, "street_id"),
             community_ids=_ids(posts, "community_id"),
             cell_ids=cell_ids,
             department_ids=_ids(posts, "department_id"),

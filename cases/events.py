@@ -1,0 +1,61 @@
+"""What the live map receives: one message per timeline entry, after commit.
+
+Each street has a channel-layer group; a message carries only the entry's
+sequence number and the case's public fields, never parties or phones.
+Delivery through the layer is best effort (it drops on overflow or when Redis
+is down); maps recover anything missed from the timeline by sequence number.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+def street_group(street_id: int) -> str:
+    return f"street-{street_id}"
+
+
+def event_payload(entry) -> dict:
+    case = entry.case
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "action": entry.action,
+        "from": entry.from_state,
+        "to": entry.to_state,
+        "case": {
+            "number": case.number,
+            "state": case.state,
+            "category": case.category.code,
+            "urgency": case.urgency,
+            "major_hazard": case.major_hazard,
+            "deadline": case.deadline_state,
+            "lon": case.location.x,
+            "lat": case.location.y,
+            "street": case.street_id,
+            "community": case.community_id,
+            "cell": case.cell_id,
+        },
+    }
+
+
+def broadcast_entries(entry_ids: list[int]) -> None:
+    """Send committed timeline entries to their street's group; never raises."""
+    from cases.models import TimelineEntry
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    entries = TimelineEntry.objects.filter(pk__in=entry_ids).select_related("case__category")
+    for entry in entries.order_by("seq"):
+        try:
+            async_to_sync(layer.group_send)(
+                street_group(entry.street_id), {"type": "case.event", "event": event_payload(entry)}
+            )
+        except Exception:  # the layer is down: maps catch up from the database later
+            logger.warning("Could not broadcast timeline entry %s", entry.seq, exc_info=True)

@@ -1,0 +1,378 @@
+"""Cases, their categories, deadlines, timeline and the calendar they are counted on.
+
+A Case is the record a street office keeps; its workflow runs as one viewflow
+process (cases.flows.CaseFlow) whose current step is mirrored in Case.state so
+queues, maps and metrics can filter on an indexed column.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+from viewflow.workflow.models import Process
+
+from grid.models import Community, Department, GridCell, Street
+
+
+class Category(models.Model):
+    """A two-level coded category: a 2-digit group (矛盾纠纷 …) and 4-digit kinds under it."""
+
+    code = models.CharField(_("code"), max_length=8, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    name_en = models.CharField(_("English name"), max_length=80, blank=True)
+    parent = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="children",
+        verbose_name=_("group"),
+    )
+    is_dispute = models.BooleanField(_("dispute (goes to mediation)"), default=False)
+    is_hazard = models.BooleanField(_("safety hazard"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        from django.utils.translation import get_language
+
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
+
+class Urgency(models.TextChoices):
+    EMERGENCY = "emergency", _("Emergency")
+    GENERAL = "general", _("General")
+    COMPLEX = "complex", _("Complex")
+
+
+class Source(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    HOTLINE = "hotline", _("Hotline")
+    WALK_IN = "walk_in", _("Walk-in")
+    API = "api", _("API")
+
+
+class State(models.TextChoices):
+    """The step a case is at. Open states are the flow's human steps."""
+
+    TRIAGE = "triage", _("Awaiting triage")
+    ONSITE = "onsite", _("On-site handling")
+    MEDIATION = "mediation", _("Community mediation")
+    STREET_DISPATCH = "street_dispatch", _("Street dispatch")
+    STREET_MEDIATION = "street_mediation", _("Street mediation")
+    DEPARTMENT = "department", _("Department handling")
+    VERIFY = "verify", _("Verification")
+    RETURN_VISIT = "return_visit", _("Return visit")
+    CLOSED = "closed", _("Closed")
+    REJECTED = "rejected", _("Rejected")
+
+
+OPEN_STATES = [s for s in State.values if s not in (State.CLOSED, State.REJECTED)]
+
+
+class ClosureReason(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    AGREEMENT = "agreement", _("Mediated agreement")
+    REFERRED = "referred", _("Referred to court or arbitration (诉调对接)")
+    UNSATISFIED_FINAL = "unsatisfied_final", _("Closed although the resident was unsatisfied")
+    INVALID = "invalid", _("Rejected: invalid report")
+    DUPLICATE = "duplicate", _("Rejected: duplicate, merged")
+    OUT_OF_SCOPE = "out_of_scope", _("Rejected: out of scope")
+
+
+REJECTION_REASONS = [ClosureReason.INVALID, ClosureReason.DUPLICATE, ClosureReason.OUT_OF_SCOPE]
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")
+    BASIC = "basic", _("Basically satisfied")
+    UNSATISFIED = "unsatisfied", _("Unsatisfied")
+
+
+class DeadlineState(models.TextChoices):
+    GREEN = "green", _("On time")
+    YELLOW = "yellow", _("Near deadline")
+    RED = "red", _("Overdue")
+
+
+class CaseProcess(Process):
+    """The viewflow process of one case; the case hangs off it as `process.case`."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("case process")
+
+
+class Case(models.Model):
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    # A client-generated id (phones, API clients) makes a retried report idempotent.
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True, unique=True)
+    category = models.ForeignKey(Category, models.PROTECT, verbose_name=_("category"))
+    urgency = models.CharField(
+        _("urgency"), max_length=12, choices=Urgency.choices, default=Urgency.GENERAL
+    )
+    major_hazard = models.BooleanField(_("major safety hazard"), default=False)
+    description = models.TextField(_("description"), max_length=4000)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    location = models.PointField(_("location"), srid=4326, spatial_index=True)
+    street = models.ForeignKey(Street, models.PROTECT, verbose_name=_("street"))
+    community = models.ForeignKey(
+        Community, models.PROTECT, null=True, blank=True, verbose_name=_("community")
+    )
+    cell = models.ForeignKey(
+        GridCell, models.PROTECT, null=True, blank=True, verbose_name=_("grid cell")
+    )
+    department = models.ForeignKey(
+        Department, models.PROTECT, null=True, blank=True, verbose_name=_("department")
+    )
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("reporter"),
+    )
+    reporter_name = models.CharField(_("reporter's name"), max_length=60, blank=True)
+    reporter_phone = models.CharField(_("reporter's phone"), max_length=30, blank=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.TRIAGE, db_index=True
+    )
+    process = models.OneToOneField(
+        CaseProcess, models.PROTECT, null=True, blank=True, related_name="case"
+    )
+    merged_into = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="merged_cases",
+        verbose_name=_("merged into"),
+    )
+    # Who handled it last (on site, mediation or department): verification must be someone else.
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("handler"),
+    )
+    handling_step = models.CharField(_("handling step"), max_length=20, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(_("reopens"), default=0)
+    visit_reopens = models.PositiveSmallIntegerField(_("reopens after return visit"), default=0)
+    satisfaction = models.CharField(
+        _("satisfaction"), max_length=12, choices=Satisfaction.choices, blank=True
+    )
+    closure_reason = models.CharField(
+        _("closure reason"), max_length=20, choices=ClosureReason.choices, blank=True
+    )
+    closure_note = models.TextField(_("closure note"), blank=True)
+    # The current step's clock, counted on the working-day calendar.
+    step_started = models.DateTimeField(_("step started"), null=True, blank=True)
+    step_warn_at = models.DateTimeField(_("step turns yellow"), null=True, blank=True)
+    step_due = models.DateTimeField(_("step due"), null=True, blank=True)
+    deadline_state = models.CharField(
+        _("deadline"), max_length=8, choices=DeadlineState.choices, default=DeadlineState.GREEN
+    )
+    # When the sweeper must next look at this case: the next of warn/due not yet
+    # passed, null when nothing is pending. Indexed so a sweep reads only due rows.
+    deadline_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    supervised = models.BooleanField(_("supervised (督办)"), default=False)
+    triaged_at = models.DateTimeField(_("triaged"), null=True, blank=True)
+    triage_due = models.DateTimeField(_("triage due"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported"), db_index=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True, db_index=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-reported_at"]
+        indexes = [
+            models.Index(fields=["street", "state"]),
+            models.Index(fields=["community", "state"]),
+            models.Index(fields=["cell", "state"]),
+            models.Index(fields=["category", "reported_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class Party(models.Model):
+    """A party to a dispute; the phone is shown only to those handling the case."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="parties")
+    name = models.CharField(_("name"), max_length=60)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimelineEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Timeline entries are never edited")
+
+    def delete(self):
+        raise TypeError("Timeline entries are never deleted")
+
+
+class TimelineEntry(models.Model):
+    """One immutable line of a case's history, and the event the live map receives.
+
+    `seq` is a gap-free, commit-ordered sequence across all cases (assigned
+    under a lock on EventSequence), so a map can resume from its cursor.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    case = models.ForeignKey(Case, models.PROTECT, related_name="timeline")
+    # Copies of the case's territory at the time, so events filter without a join.
+    street = models.ForeignKey(Street, models.PROTECT, related_name="+")
+    community = models.ForeignKey(Community, models.PROTECT, null=True, related_name="+")
+    cell = models.ForeignKey(GridCell, models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(_("at"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("actor"),
+    )
+    action = models.CharField(_("action"), max_length=32)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    # A client-generated id makes a retried task submission idempotent.
+    client_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    objects = TimelineEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+        ordering = ["seq"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Timeline entries are never edited")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Timeline entries are never deleted")
+
+
+class EventSequence(models.Model):
+    """A single-row counter; incrementing it locks the row until commit, which
+    orders timeline sequence numbers by commit time."""
+
+    last = models.BigIntegerField(default=0)
+
+
+class Attachment(models.Model):
+    case = models.ForeignKey(Case, models.PROTECT, related_name="attachments")
+    entry = models.ForeignKey(
+        TimelineEntry, models.PROTECT, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to="cases/%Y/%m/")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+"
+    )
+    uploaded = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+
+class CaseCounter(models.Model):
+    """Per street and day, the last sequence used in case numbers."""
+
+    street = models.ForeignKey(Street, models.CASCADE)
+    day = models.DateField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["street", "day"], name="one_counter_a_day")]
+
+
+class Step(models.TextChoices):
+    """Steps that carry a time limit."""
+
+    TRIAGE = "triage", _("Triage")
+    HANDLING = "handling", _("Handling")
+    MEDIATION = "mediation", _("Mediation")
+    DISPATCH = "dispatch", _("Dispatch")
+    VERIFY = "verify", _("Verification")
+    RETURN_VISIT = "return_visit", _("Return visit")
+
+
+class LimitUnit(models.TextChoices):
+    HOURS = "hours", _("hours (around the clock)")
+    WORKING_HOURS = "working_hours", _("working hours")
+    WORKING_DAYS = "working_days", _("working days")
+
+
+class DeadlineRule(models.Model):
+    """A step's time limit for a category (or any, when blank) and an urgency.
+
+    The most specific rule wins: the category's own, then its group's, then
+    the blank-category default.
+    """
+
+    step = models.CharField(_("step"), max_length=20, choices=Step.choices)
+    category = models.ForeignKey(
+        Category, models.CASCADE, null=True, blank=True, verbose_name=_("category")
+    )
+    urgency = models.CharField(_("urgency"), max_length=12, choices=Urgency.choices)
+    amount = models.PositiveIntegerField(_("amount"))
+    unit = models.CharField(_("unit"), max_length=16, choices=LimitUnit.choices)
+
+    class Meta:
+        verbose_name = _("deadline rule")
+        verbose_name_plural = _("deadline rules")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "category", "urgency"], name="one_rule_per_step_category_urgency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} · {self.category or '*'} · {self.get_urgency_display()}"
+
+
+class CalendarDay(models.Model):
+    """An exception to the Monday–Friday week: a public holiday, or a 调休 working weekend day."""
+
+    day = models.DateField(_("day"), unique=True)
+    is_workday = models.BooleanField(_("working day"))
+    name = models.CharField(_("name"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"
+
+
+class Notification(models.Model):
+    """A message to a person (督办 alerts, hazard alerts); SMS delivery is outside."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
+    case = models.ForeignKey(Case, models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    text = models.CharField(max_length=300)
+    created = models.DateTimeField(auto_now_add=True)
+    read = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["user", "read"])]
