@@ -48,6 +48,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 migrate:
+	mkdir -p var
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) manage.py migrate --no-input -v 0
 

@@ -22,7 +22,11 @@ class Category(models.Model):
     name = models.CharField(_("name"), max_length=60)
     name_en = models.CharField(_("English name"), max_length=80, blank=True)
     parent = models.ForeignKey(
-        "self", models.PROTECT, null=True, blank=True, related_name="children",
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
         verbose_name=_("group"),
     )
     is_dispute = models.BooleanField(_("dispute (goes to mediation)"), default=False)
@@ -134,7 +138,11 @@ class Case(models.Model):
     )
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("reporter"),
     )
     reporter_name = models.CharField(_("reporter's name"), max_length=60, blank=True)
@@ -146,12 +154,20 @@ class Case(models.Model):
         CaseProcess, models.PROTECT, null=True, blank=True, related_name="case"
     )
     merged_into = models.ForeignKey(
-        "self", models.PROTECT, null=True, blank=True, related_name="merged_cases",
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_cases",
         verbose_name=_("merged into"),
     )
     # Who handled it last (on site, mediation or department): verification must be someone else.
     handler = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("handler"),
     )
     handling_step = models.CharField(_("handling step"), max_length=20, blank=True)
@@ -239,7 +255,11 @@ class TimelineEntry(models.Model):
     cell = models.ForeignKey(GridCell, models.PROTECT, null=True, related_name="+")
     at = models.DateTimeField(_("at"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("actor"),
     )
     action = models.CharField(_("action"), max_length=32)

@@ -39,7 +39,6 @@ from cases.models import (
     DeadlineRule,
     DeadlineState,
     EventSequence,
-    LimitUnit,
     Notification,
     Party,
     Satisfaction,
@@ -167,9 +166,14 @@ def shows_party_phones(user, case: Case) -> bool:
     """Parties' phone numbers are for the people handling the case."""
     if can_act(user, case):
         return True
-    return case.handler_id == user.pk or Post.objects.current().filter(
-        user=user, role__in=[Role.DISPATCHER, Role.MEDIATOR], community_id=case.community_id
-    ).exists()
+    return (
+        case.handler_id == user.pk
+        or Post.objects.current()
+        .filter(
+            user=user, role__in=[Role.DISPATCHER, Role.MEDIATOR], community_id=case.community_id
+        )
+        .exists()
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -320,8 +324,12 @@ def _check_photos(photos: Sequence[UploadedFile]) -> list[tuple[UploadedFile, st
 def _save_photos(case: Case, entry: TimelineEntry | None, checked, actor) -> None:
     for upload, content_type in checked:
         Attachment.objects.create(
-            case=case, entry=entry, file=upload, content_type=content_type,
-            size=upload.size, uploaded_by=actor,
+            case=case,
+            entry=entry,
+            file=upload,
+            content_type=content_type,
+            size=upload.size,
+            uploaded_by=actor,
         )
 
 
@@ -396,10 +404,19 @@ def case_report(
         with transaction.atomic():
             return ReportResult(
                 _create_case(
-                    actor=actor, category=category, description=description, where=where,
-                    location=location, source=source, urgency=urgency,
-                    major_hazard=major_hazard, address=address, reporter_name=reporter_name,
-                    reporter_phone=reporter_phone, parties=parties, checked=checked,
+                    actor=actor,
+                    category=category,
+                    description=description,
+                    where=where,
+                    location=location,
+                    source=source,
+                    urgency=urgency,
+                    major_hazard=major_hazard,
+                    address=address,
+                    reporter_name=reporter_name,
+                    reporter_phone=reporter_phone,
+                    parties=parties,
+                    checked=checked,
                     client_id=client_id,
                 ),
                 created=True,
@@ -431,13 +448,19 @@ def _create_case(*, actor, where, location, parties, checked, **fields) -> Case:
     case.save()
     for party in parties:
         Party.objects.create(
-            case=case, name=party["name"].strip(), phone=party.get("phone", ""),
+            case=case,
+            name=party["name"].strip(),
+            phone=party.get("phone", ""),
             note=party.get("note", ""),
         )
     CaseFlow.start.run(case=case)
     entry = record(
-        case, "reported", actor=actor, at=now,
-        data={"locate": where.method, "source": case.source}, client_id=None,
+        case,
+        "reported",
+        actor=actor,
+        at=now,
+        data={"locate": where.method, "source": case.source},
+        client_id=None,
     )
     _save_photos(case, entry, checked, actor)
     if case.major_hazard:
@@ -518,8 +541,17 @@ def _begin(actor, number: str, task_id: int | None, expected: Iterable[str]) -> 
     return StepContext(case, task, actor, timezone.now(), case.state)
 
 
-def _complete(ctx: StepContext, route: str, *, action: str, note: str = "", data=None,
-              photos=(), client_id: str | None = None, **case_fields) -> TimelineEntry:
+def _complete(
+    ctx: StepContext,
+    route: str,
+    *,
+    action: str,
+    note: str = "",
+    data=None,
+    photos=(),
+    client_id: str | None = None,
+    **case_fields,
+) -> TimelineEntry:
     """Finish the locked task, follow `route`, enter the next state and record it."""
     case = ctx.case
     for name, value in case_fields.items():
@@ -534,8 +566,14 @@ def _complete(ctx: StepContext, route: str, *, action: str, note: str = "", data
     _enter(case, _sync_state(case), ctx.now)
     case.save()
     entry = record(
-        case, action, actor=ctx.actor, from_state=ctx.from_state, note=note, data=data,
-        client_id=client_id, at=ctx.now,
+        case,
+        action,
+        actor=ctx.actor,
+        from_state=ctx.from_state,
+        note=note,
+        data=data,
+        client_id=client_id,
+        at=ctx.now,
     )
     _save_photos(case, entry, photos, ctx.actor)
     return entry
@@ -594,14 +632,25 @@ def task_unclaim(*, actor, number: str, task_id: int | None = None) -> Task:
         return ctx.task
 
 
-TRIAGE_ROUTES = {"onsite": State.ONSITE, "mediation": State.MEDIATION,
-                 "street_dispatch": State.STREET_DISPATCH}
+TRIAGE_ROUTES = {
+    "onsite": State.ONSITE,
+    "mediation": State.MEDIATION,
+    "street_dispatch": State.STREET_DISPATCH,
+}
 
 
 @_run_step
-def case_triage(*, actor, number: str, route: str, category: Category | None = None,
-                urgency: str | None = None, note: str = "", task_id=None,
-                client_id=None) -> TimelineEntry:
+def case_triage(
+    *,
+    actor,
+    number: str,
+    route: str,
+    category: Category | None = None,
+    urgency: str | None = None,
+    note: str = "",
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """立案: accept the case, confirm its category and urgency, and dispatch it."""
     ctx = _begin(actor, number, task_id, [State.TRIAGE])
     if route not in TRIAGE_ROUTES:
@@ -614,16 +663,29 @@ def case_triage(*, actor, number: str, route: str, category: Category | None = N
     if urgency is not None and urgency not in Urgency.values:
         raise ServiceError(_("Unknown urgency %(u)s.") % {"u": urgency})
     return _complete(
-        ctx, route, action="triaged", note=note,
+        ctx,
+        route,
+        action="triaged",
+        note=note,
         data={"route": route, "category": category.code},
-        client_id=client_id, category=category, urgency=urgency or ctx.case.urgency,
+        client_id=client_id,
+        category=category,
+        urgency=urgency or ctx.case.urgency,
         triaged_at=ctx.now,
     )
 
 
 @_run_step
-def case_reject(*, actor, number: str, reason: str, note: str = "",
-                duplicate_of: str | None = None, task_id=None, client_id=None) -> TimelineEntry:
+def case_reject(
+    *,
+    actor,
+    number: str,
+    reason: str,
+    note: str = "",
+    duplicate_of: str | None = None,
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """不予立案 with a coded reason; a duplicate's evidence and reporter merge into the original."""
     ctx = _begin(actor, number, task_id, [State.TRIAGE, State.STREET_DISPATCH])
     if reason not in REJECTION_REASONS:
@@ -636,9 +698,15 @@ def case_reject(*, actor, number: str, reason: str, note: str = "",
     elif not note.strip() and reason == ClosureReason.OUT_OF_SCOPE:
         raise ServiceError(_("Say why the case is out of scope."))
     entry = _complete(
-        ctx, "rejected", action="rejected", note=note,
-        data={"reason": reason, "duplicate_of": duplicate_of or ""}, client_id=client_id,
-        closure_reason=reason, closure_note=note, merged_into=original,
+        ctx,
+        "rejected",
+        action="rejected",
+        note=note,
+        data={"reason": reason, "duplicate_of": duplicate_of or ""},
+        client_id=client_id,
+        closure_reason=reason,
+        closure_note=note,
+        merged_into=original,
         triaged_at=ctx.case.triaged_at or ctx.now,
     )
     if original is not None:
@@ -654,88 +722,164 @@ def _merge_target(actor, case: Case, number: str) -> Case:
     except Case.DoesNotExist:
         raise ServiceError(_("No case %(n)s in your territory.") % {"n": number}) from None
     if not original.is_open:
-        raise ServiceError(_("Case %(n)s is no longer open; it cannot take a duplicate.")
-                           % {"n": number})
+        raise ServiceError(
+            _("Case %(n)s is no longer open; it cannot take a duplicate.") % {"n": number}
+        )
     return original
+
+
+def _reporter_label(case: Case) -> str:
+    if case.reporter_name:
+        return case.reporter_name
+    if case.reporter is not None:
+        return case.reporter.get_full_name() or case.reporter.get_username()
+    return "-"
 
 
 def _merge_into(ctx: StepContext, original: Case) -> None:
     """Copy the duplicate's photos and reporter onto the original, on its timeline."""
     duplicate = ctx.case
     entry = record(
-        original, "merged", actor=ctx.actor, from_state=original.state,
-        note=_("Duplicate %(n)s merged: reporter %(who)s.") % {
+        original,
+        "merged",
+        actor=ctx.actor,
+        from_state=original.state,
+        note=_("Duplicate %(n)s merged: reporter %(who)s.")
+        % {
             "n": duplicate.number,
-            "who": duplicate.reporter_name or (duplicate.reporter and duplicate.reporter.get_full_name()) or "-",
+            "who": duplicate.reporter_name
+            or (duplicate.reporter and duplicate.reporter.get_full_name())
+            or "-",
         },
-        data={"duplicate": duplicate.number, "reporter_id": duplicate.reporter_id,
-              "reporter_name": duplicate.reporter_name,
-              "reporter_phone": duplicate.reporter_phone},
+        data={
+            "duplicate": duplicate.number,
+            "reporter_id": duplicate.reporter_id,
+            "reporter_name": duplicate.reporter_name,
+            "reporter_phone": duplicate.reporter_phone,
+        },
         at=ctx.now,
     )
     for photo in duplicate.attachments.all():
         Attachment.objects.create(
-            case=original, entry=entry, file=photo.file.name, content_type=photo.content_type,
-            size=photo.size, uploaded_by=photo.uploaded_by,
+            case=original,
+            entry=entry,
+            file=photo.file.name,
+            content_type=photo.content_type,
+            size=photo.size,
+            uploaded_by=photo.uploaded_by,
         )
 
 
 @_run_step
-def case_return(*, actor, number: str, reason: str, task_id=None,
-                client_id=None) -> TimelineEntry:
+def case_return(*, actor, number: str, reason: str, task_id=None, client_id=None) -> TimelineEntry:
     """退回: the handler says the case is not theirs; it goes back for re-dispatch."""
-    ctx = _begin(actor, number, task_id, [State.ONSITE, State.MEDIATION, State.STREET_DISPATCH,
-                                          State.DEPARTMENT, State.STREET_MEDIATION])
+    ctx = _begin(
+        actor,
+        number,
+        task_id,
+        [
+            State.ONSITE,
+            State.MEDIATION,
+            State.STREET_DISPATCH,
+            State.DEPARTMENT,
+            State.STREET_MEDIATION,
+        ],
+    )
     if not reason.strip():
         raise ServiceError(_("Say why you return the case."))
     back = {
-        State.ONSITE: "triage", State.MEDIATION: "triage", State.STREET_DISPATCH: "triage",
-        State.DEPARTMENT: "street_dispatch", State.STREET_MEDIATION: "street_dispatch",
+        State.ONSITE: "triage",
+        State.MEDIATION: "triage",
+        State.STREET_DISPATCH: "triage",
+        State.DEPARTMENT: "street_dispatch",
+        State.STREET_MEDIATION: "street_dispatch",
     }[ctx.case.state]
     if ctx.case.state == State.STREET_DISPATCH and ctx.case.community_id is None:
         raise ServiceError(_("The case has no community to return to; dispatch or reject it."))
-    return _complete(ctx, back, action="returned", note=reason, data={"reason": reason},
-                     client_id=client_id, department=None if back == "street_dispatch" else
-                     ctx.case.department)
+    return _complete(
+        ctx,
+        back,
+        action="returned",
+        note=reason,
+        data={"reason": reason},
+        client_id=client_id,
+        department=None if back == "street_dispatch" else ctx.case.department,
+    )
 
 
 @_run_step
-def case_dispatch(*, actor, number: str, department: Department | None = None,
-                  to_mediation: bool = False, note: str = "", task_id=None,
-                  client_id=None) -> TimelineEntry:
+def case_dispatch(
+    *,
+    actor,
+    number: str,
+    department: Department | None = None,
+    to_mediation: bool = False,
+    note: str = "",
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """The street dispatches to a department, or to the street mediation centre."""
     ctx = _begin(actor, number, task_id, [State.STREET_DISPATCH])
     if to_mediation:
         if not ctx.case.category.is_dispute:
             raise ServiceError(_("Only disputes go to mediation."))
-        return _complete(ctx, "street_mediation", action="dispatched", note=note,
-                         data={"to": "street_mediation"}, client_id=client_id)
+        return _complete(
+            ctx,
+            "street_mediation",
+            action="dispatched",
+            note=note,
+            data={"to": "street_mediation"},
+            client_id=client_id,
+        )
     if department is None:
         raise ServiceError(_("Choose a department."))
     if department.street_id not in (None, ctx.case.street_id) or (
         department.district_id not in (None, ctx.case.street.district_id)
     ):
         raise ServiceError(_("%(d)s does not serve this street.") % {"d": department})
-    return _complete(ctx, "department", action="dispatched", note=note,
-                     data={"to": "department", "department": department.name},
-                     client_id=client_id, department=department, triaged_at=ctx.case.triaged_at or ctx.now)
+    return _complete(
+        ctx,
+        "department",
+        action="dispatched",
+        note=note,
+        data={"to": "department", "department": department.name},
+        client_id=client_id,
+        department=department,
+        triaged_at=ctx.case.triaged_at or ctx.now,
+    )
 
 
 @_run_step
-def case_handle(*, actor, number: str, result: str, photos: Sequence[UploadedFile] = (),
-                task_id=None, client_id=None) -> TimelineEntry:
+def case_handle(
+    *,
+    actor,
+    number: str,
+    result: str,
+    photos: Sequence[UploadedFile] = (),
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """处置: the grid worker (on site) or the department reports the result."""
     ctx = _begin(actor, number, task_id, [State.ONSITE, State.DEPARTMENT])
     if not result.strip():
         raise ServiceError(_("Describe what was done."))
     checked = _check_photos(photos)
-    return _complete(ctx, "verify", action="handled", note=result, photos=checked,
-                     client_id=client_id, handler=actor, handling_step=ctx.case.state)
+    return _complete(
+        ctx,
+        "verify",
+        action="handled",
+        note=result,
+        photos=checked,
+        client_id=client_id,
+        handler=actor,
+        handling_step=ctx.case.state,
+    )
 
 
 @_run_step
-def case_mediate(*, actor, number: str, success: bool, note: str, task_id=None,
-                 client_id=None) -> TimelineEntry:
+def case_mediate(
+    *, actor, number: str, success: bool, note: str, task_id=None, client_id=None
+) -> TimelineEntry:
     """调解: record the agreement, or the failure that escalates one level."""
     ctx = _begin(actor, number, task_id, [State.MEDIATION, State.STREET_MEDIATION])
     if not note.strip():
@@ -743,38 +887,87 @@ def case_mediate(*, actor, number: str, success: bool, note: str, task_id=None,
             _("Record the agreement.") if success else _("Say why mediation failed.")
         )
     if success:
-        return _complete(ctx, "return_visit", action="mediated", note=note,
-                         data={"success": True}, client_id=client_id, handler=actor,
-                         handling_step=ctx.case.state, closure_reason=ClosureReason.AGREEMENT)
+        return _complete(
+            ctx,
+            "return_visit",
+            action="mediated",
+            note=note,
+            data={"success": True},
+            client_id=client_id,
+            handler=actor,
+            handling_step=ctx.case.state,
+            closure_reason=ClosureReason.AGREEMENT,
+        )
     if ctx.case.state == State.MEDIATION:
-        return _complete(ctx, "street_mediation", action="mediation_failed", note=note,
-                         data={"success": False, "escalated_to": "street_mediation"},
-                         client_id=client_id)
-    return _complete(ctx, "referred", action="referred", note=note,
-                     data={"success": False, "escalated_to": "referral"}, client_id=client_id,
-                     closure_reason=ClosureReason.REFERRED, closure_note=note)
+        return _complete(
+            ctx,
+            "street_mediation",
+            action="mediation_failed",
+            note=note,
+            data={"success": False, "escalated_to": "street_mediation"},
+            client_id=client_id,
+        )
+    return _complete(
+        ctx,
+        "referred",
+        action="referred",
+        note=note,
+        data={"success": False, "escalated_to": "referral"},
+        client_id=client_id,
+        closure_reason=ClosureReason.REFERRED,
+        closure_note=note,
+    )
 
 
 @_run_step
-def case_verify(*, actor, number: str, passed: bool, note: str = "",
-                photos: Sequence[UploadedFile] = (), task_id=None,
-                client_id=None) -> TimelineEntry:
+def case_verify(
+    *,
+    actor,
+    number: str,
+    passed: bool,
+    note: str = "",
+    photos: Sequence[UploadedFile] = (),
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """核查 on site by someone other than the handler; a failure reopens the handling step."""
     ctx = _begin(actor, number, task_id, [State.VERIFY])
     if not passed and not note.strip():
         raise ServiceError(_("Say what is still wrong."))
     checked = _check_photos(photos)
     if passed:
-        return _complete(ctx, "return_visit", action="verified", note=note, photos=checked,
-                         data={"passed": True}, client_id=client_id)
-    return _complete(ctx, ctx.case.handling_step, action="verification_failed", note=note,
-                     photos=checked, data={"passed": False}, client_id=client_id,
-                     reopen_count=ctx.case.reopen_count + 1)
+        return _complete(
+            ctx,
+            "return_visit",
+            action="verified",
+            note=note,
+            photos=checked,
+            data={"passed": True},
+            client_id=client_id,
+        )
+    return _complete(
+        ctx,
+        ctx.case.handling_step,
+        action="verification_failed",
+        note=note,
+        photos=checked,
+        data={"passed": False},
+        client_id=client_id,
+        reopen_count=ctx.case.reopen_count + 1,
+    )
 
 
 @_run_step
-def case_return_visit(*, actor, number: str, satisfaction: str, words: str = "",
-                      reopen: bool = True, task_id=None, client_id=None) -> TimelineEntry:
+def case_return_visit(
+    *,
+    actor,
+    number: str,
+    satisfaction: str,
+    words: str = "",
+    reopen: bool = True,
+    task_id=None,
+    client_id=None,
+) -> TimelineEntry:
     """回访: the resident's rating; 不满意 reopens once (VISIT_REOPEN_LIMIT), else closes."""
     ctx = _begin(actor, number, task_id, [State.RETURN_VISIT])
     if satisfaction not in Satisfaction.values:
@@ -785,17 +978,36 @@ def case_return_visit(*, actor, number: str, satisfaction: str, words: str = "",
         and reopen
         and case.visit_reopens < VISIT_REOPEN_LIMIT
     ):
-        return _complete(ctx, case.handling_step, action="reopened", note=words,
-                         data={"satisfaction": satisfaction}, client_id=client_id,
-                         satisfaction=satisfaction, reopen_count=case.reopen_count + 1,
-                         visit_reopens=case.visit_reopens + 1)
-    reason = case.closure_reason if case.closure_reason == ClosureReason.AGREEMENT else (
-        ClosureReason.UNSATISFIED_FINAL if satisfaction == Satisfaction.UNSATISFIED
-        else ClosureReason.RESOLVED
+        return _complete(
+            ctx,
+            case.handling_step,
+            action="reopened",
+            note=words,
+            data={"satisfaction": satisfaction},
+            client_id=client_id,
+            satisfaction=satisfaction,
+            reopen_count=case.reopen_count + 1,
+            visit_reopens=case.visit_reopens + 1,
+        )
+    reason = (
+        case.closure_reason
+        if case.closure_reason == ClosureReason.AGREEMENT
+        else (
+            ClosureReason.UNSATISFIED_FINAL
+            if satisfaction == Satisfaction.UNSATISFIED
+            else ClosureReason.RESOLVED
+        )
     )
-    return _complete(ctx, "closed", action="closed", note=words,
-                     data={"satisfaction": satisfaction}, client_id=client_id,
-                     satisfaction=satisfaction, closure_reason=reason)
+    return _complete(
+        ctx,
+        "closed",
+        action="closed",
+        note=words,
+        data={"satisfaction": satisfaction},
+        client_id=client_id,
+        satisfaction=satisfaction,
+        closure_reason=reason,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -843,11 +1055,18 @@ def _sweep_one(pk: int, now: datetime) -> int:
             if not won:
                 return 0
             case.refresh_from_db()
-            record(case, "overdue", from_state=case.state, at=now,
-                   data={"due": case.step_due.isoformat(), "escalated": True},
-                   note=_("Past its deadline: escalated to the street (督办)."))
+            record(
+                case,
+                "overdue",
+                from_state=case.state,
+                at=now,
+                data={"due": case.step_due.isoformat(), "escalated": True},
+                note=_("Past its deadline: escalated to the street (督办)."),
+            )
             text = _("Case %(n)s is overdue at “%(s)s”.") % {
-                "n": case.number, "s": case.get_state_display()}
+                "n": case.number,
+                "s": case.get_state_display(),
+            }
             Notification.objects.bulk_create(
                 Notification(user=u, case=case, kind="overdue", text=text[:300])
                 for u in _supervisors(case)
@@ -859,6 +1078,11 @@ def _sweep_one(pk: int, now: datetime) -> int:
         if not won:
             return 0
         case.refresh_from_db()
-        record(case, "near_deadline", from_state=case.state, at=now,
-               data={"due": case.step_due.isoformat()})
+        record(
+            case,
+            "near_deadline",
+            from_state=case.state,
+            at=now,
+            data={"due": case.step_due.isoformat()},
+        )
         return 1

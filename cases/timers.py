@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 def sweep() -> int:
-    """Fire every due timer once; returns how many fired."""
-    from viewflow.workflow.timers import fire_due_timers
+    """Turn due steps yellow or red once; returns how many changed."""
+    from cases.services import deadline_sweep
 
-    return fire_due_timers()
+    return deadline_sweep()
 
 
 def run_forever(stop: threading.Event, interval: float | None = None) -> None:

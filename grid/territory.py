@@ -33,7 +33,11 @@ class Territory:
             return cls()
         if user.is_superuser:
             return cls(roles=frozenset({Role.ADMINISTRATOR}), everything=True)
-        posts = tuple(Post.objects.current().filter(user=user).select_related("community", "street", "department", "district"))
+        posts = tuple(
+            Post.objects.current()
+            .filter(user=user)
+            .select_related("community", "street", "department", "district")
+        )
         cell_ids = frozenset(
             CellAssignment.objects.current().filter(worker=user).values_list("cell_id", flat=True)
         )

@@ -121,6 +121,10 @@ else:
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file, not the shared-cache memory database: that one takes
+    # table locks and ignores the busy timeout, so real concurrency (two timer
+    # sweepers, two people completing one task) fails there but not in use.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

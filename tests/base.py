@@ -177,6 +177,4 @@ def report(actor, *, code: str = "0401", point=POINT_A1_001, **kwargs):
 
     kwargs.setdefault("description", "楼道堆放大量杂物")
     kwargs.setdefault("source", Source.GRID_WORKER)
-    return services.case_report(
-        actor=actor, category=category(code), location=point, **kwargs
-    ).case
+    return services.case_report(actor=actor, category=category(code), location=point, **kwargs).case

@@ -8,6 +8,11 @@ from django.conf import settings
 from tests.base import Cast, build_cast, build_territory
 
 
+def pytest_configure(config):
+    # The SpatiaLite test database is a file under VAR_DIR.
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
 def pytest_collection_modifyitems(config, items):
     skip_postgis = pytest.mark.skip(reason="needs PostGIS (DATABASE_URL=postgis://…)")
     skip_redis = pytest.mark.skip(reason="needs Redis (REDIS_URL=redis://…)")

@@ -28,9 +28,7 @@ def test_on_site_handling_runs_to_closure(cast):
     assert case.state == State.CLOSED
     assert case.closure_reason == ClosureReason.RESOLVED
     assert case.closed_at is not None
-    assert [a for a, _ in states(case)] == [
-        "reported", "triaged", "handled", "verified", "closed"
-    ]
+    assert [a for a, _ in states(case)] == ["reported", "triaged", "handled", "verified", "closed"]
     assert case.process.status == "DONE"
 
 
@@ -79,7 +77,9 @@ def test_mediation_failing_twice_is_referred(cast, territory):
 def test_a_department_returns_the_case_and_the_street_redispatches_it(cast):
     from grid.models import Department, Post, Role
 
-    housing = Department.objects.create(name="积玉桥房管所", kind="房管", street=cast.department.street)
+    housing = Department.objects.create(
+        name="积玉桥房管所", kind="房管", street=cast.department.street
+    )
     housing_handler = make_user("housing")
     Post.objects.create(user=housing_handler, role=Role.HANDLER, department=housing)
     case = report(cast.worker, code="0203")
@@ -99,7 +99,12 @@ def test_a_department_returns_the_case_and_the_street_redispatches_it(cast):
     assert case.state == State.VERIFY
     assert case.handling_step == State.DEPARTMENT
     assert [a for a, _ in states(case)] == [
-        "reported", "triaged", "dispatched", "returned", "dispatched", "handled"
+        "reported",
+        "triaged",
+        "dispatched",
+        "returned",
+        "dispatched",
+        "handled",
     ]
 
 
@@ -134,7 +139,9 @@ def test_rejecting_a_duplicate_merges_it_into_the_original(cast):
     duplicate = report(cast.worker2, reporter_name="李四")
     assert list(services.find_duplicates(duplicate)) == [original]
     services.case_reject(
-        actor=cast.dispatcher, number=duplicate.number, reason=ClosureReason.DUPLICATE,
+        actor=cast.dispatcher,
+        number=duplicate.number,
+        reason=ClosureReason.DUPLICATE,
         duplicate_of=original.number,
     )
     duplicate.refresh_from_db()
@@ -149,7 +156,8 @@ def test_a_major_safety_hazard_skips_triage_and_alerts_the_street(cast):
     case = report(cast.worker, code="0303", major_hazard=True, urgency="emergency")
     assert case.state == State.STREET_DISPATCH
     assert set(Notification.objects.filter(case=case).values_list("user__username", flat=True)) == {
-        "coordinator", "leader"
+        "coordinator",
+        "leader",
     }
     services.case_dispatch(actor=cast.coordinator, number=case.number, department=cast.department)
     case.refresh_from_db()
@@ -158,12 +166,20 @@ def test_a_major_safety_hazard_skips_triage_and_alerts_the_street(cast):
 
 def test_a_retried_report_with_the_same_client_id_makes_one_case(cast):
     first = services.case_report(
-        actor=cast.worker, category=category("0401"),
-        description="x", location=(114.302, 30.558), source="grid_worker", client_id="c-1",
+        actor=cast.worker,
+        category=category("0401"),
+        description="x",
+        location=(114.302, 30.558),
+        source="grid_worker",
+        client_id="c-1",
     )
     second = services.case_report(
-        actor=cast.worker, category=first.case.category, description="x",
-        location=(114.302, 30.558), source="grid_worker", client_id="c-1",
+        actor=cast.worker,
+        category=first.case.category,
+        description="x",
+        location=(114.302, 30.558),
+        source="grid_worker",
+        client_id="c-1",
     )
     assert first.created and not second.created
     assert second.case == first.case
