@@ -7,6 +7,8 @@ through the admin when it is published.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 # (code, 中文, English, dispute, hazard)
 CATEGORIES: list[tuple[str, str, str, bool, bool]] = [
     ("01", "矛盾纠纷", "Disputes", True, False),
@@ -84,3 +86,39 @@ MAKEUP_WORKDAYS_2026 = [
     ("2026-09-20", "国庆节调休"),
     ("2026-10-10", "国庆节调休"),
 ]
+
+
+def load_reference_data(Category, DeadlineRule, CalendarDay) -> None:  # noqa: N803
+    """Write the data above where missing; takes the models so migrations can pass theirs."""
+    by_code = {}
+    for code, name, name_en, dispute, hazard in CATEGORIES:
+        by_code[code], _ = Category.objects.get_or_create(
+            code=code,
+            defaults=dict(
+                name=name,
+                name_en=name_en,
+                is_dispute=dispute,
+                is_hazard=hazard,
+                parent=by_code.get(code[:2]) if len(code) > 2 else None,
+            ),
+        )
+    for (step, urgency), (amount, unit) in DEFAULT_LIMITS.items():
+        DeadlineRule.objects.get_or_create(
+            step=step, urgency=urgency, category=None, defaults=dict(amount=amount, unit=unit)
+        )
+    for (code, step, urgency), (amount, unit) in CATEGORY_LIMITS.items():
+        DeadlineRule.objects.get_or_create(
+            step=step,
+            urgency=urgency,
+            category=by_code[code],
+            defaults=dict(amount=amount, unit=unit),
+        )
+    for first, last, name in HOLIDAYS_2026:
+        day, end = date.fromisoformat(first), date.fromisoformat(last)
+        while day <= end:
+            CalendarDay.objects.get_or_create(day=day, defaults=dict(is_workday=False, name=name))
+            day += timedelta(days=1)
+    for day, name in MAKEUP_WORKDAYS_2026:
+        CalendarDay.objects.get_or_create(
+            day=date.fromisoformat(day), defaults=dict(is_workday=True, name=name)
+        )

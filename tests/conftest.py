@@ -32,3 +32,12 @@ def territory(db):
 @pytest.fixture
 def cast(territory) -> Cast:
     return build_cast(territory)
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """Transactional tests flush the tables the seed migration filled; refill them."""
+    from cases.models import CalendarDay, Category, DeadlineRule
+    from cases.seed import load_reference_data
+
+    load_reference_data(Category, DeadlineRule, CalendarDay)

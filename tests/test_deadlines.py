@@ -96,8 +96,7 @@ def test_the_timer_loop_sweeps_deadlines(cast):
     assert case.deadline_state == DeadlineState.RED
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_timer_processes_escalate_exactly_once():
+def test_two_timer_processes_escalate_exactly_once(reference_data):
     cast = build_cast(build_territory())
     cases = [report(cast.worker) for _ in range(6)]
     due = max(c.step_due for c in cases)
