@@ -6,7 +6,6 @@ The clock is moved, never slept.
 import threading
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 
 from cases import services
