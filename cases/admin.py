@@ -1,0 +1,96 @@
+"""Administrators edit reference data here; cases and timelines are read-only.
+
+Every change to a case goes through cases.services, so the admin shows cases
+but does not edit them.
+"""
+
+from django.contrib import admin
+from leaflet.admin import LeafletGeoAdmin
+
+from cases.models import (
+    Attachment,
+    CalendarDay,
+    Case,
+    Category,
+    DeadlineRule,
+    Notification,
+    TimelineEntry,
+)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en", "parent", "is_dispute", "is_hazard", "active"]
+    list_filter = ["active", "is_dispute", "is_hazard", "parent"]
+    search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(DeadlineRule)
+class DeadlineRuleAdmin(admin.ModelAdmin):
+    list_display = ["step", "category", "urgency", "amount", "unit"]
+    list_filter = ["step", "urgency", "unit"]
+    list_editable = ["amount", "unit"]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    list_display = ["day", "is_workday", "name"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "day"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TimelineInline(ReadOnlyInline):
+    model = TimelineEntry
+    fields = ["seq", "at", "actor", "action", "from_state", "to_state", "note"]
+    readonly_fields = fields
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ["file", "content_type", "size", "uploaded_by", "uploaded"]
+    readonly_fields = fields
+
+
+@admin.register(Case)
+class CaseAdmin(LeafletGeoAdmin):
+    list_display = [
+        "number",
+        "category",
+        "urgency",
+        "state",
+        "deadline_state",
+        "street",
+        "community",
+        "reported_at",
+    ]
+    list_filter = ["state", "deadline_state", "urgency", "source", "street"]
+    search_fields = ["number", "description", "address"]
+    list_select_related = ["category", "street", "community"]
+    date_hierarchy = "reported_at"
+    inlines = [TimelineInline, AttachmentInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "case", "kind", "text", "created", "read"]
+    list_filter = ["kind", "read"]
