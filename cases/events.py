@@ -38,6 +38,7 @@ def event_payload(entry) -> dict:
             "lon": case.location.x,
             "lat": case.location.y,
             "street": case.street_id,
+            "street_district": case.street.district_id,
             "community": case.community_id,
             "cell": case.cell_id,
         },
@@ -51,7 +52,9 @@ def broadcast_entries(entry_ids: list[int]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    entries = TimelineEntry.objects.filter(pk__in=entry_ids).select_related("case__category")
+    entries = TimelineEntry.objects.filter(pk__in=entry_ids).select_related(
+        "case__category", "case__street"
+    )
     for entry in entries.order_by("seq"):
         try:
             async_to_sync(layer.group_send)(
@@ -59,3 +62,41 @@ def broadcast_entries(entry_ids: list[int]) -> None:
             )
         except Exception:  # the layer is down: maps catch up from the database later
             logger.warning("Could not broadcast timeline entry %s", entry.seq, exc_info=True)
+
+
+# How many missed events a reconnecting map may fetch before it should reload its snapshot.
+CATCH_UP_LIMIT = 2000
+
+
+def allows(territory, case_payload: dict) -> bool:
+    """Does the territory cover the case an event is about? (The consumer's filter.)"""
+    if territory.everything:
+        return True
+    return (
+        case_payload["street"] in territory.street_ids
+        or case_payload["street_district"] in territory.district_ids
+        or case_payload["community"] in territory.community_ids
+        or case_payload["cell"] in territory.cell_ids
+    )
+
+
+def street_ids_for(territory) -> list[int]:
+    return list(territory.streets().values_list("pk", flat=True))
+
+
+def events_after(territory, after: int, limit: int | None = None) -> tuple[list[dict], bool]:
+    """Committed events after sequence `after` in the territory, oldest first.
+
+    Returns (events, complete); complete is False when more than `limit` are
+    missing, and the client should reload its snapshot instead.
+    """
+    from cases.models import TimelineEntry
+
+    limit = limit or CATCH_UP_LIMIT
+    entries = (
+        TimelineEntry.objects.filter(territory.q(), seq__gt=after)
+        .select_related("case__category", "case__street")
+        .order_by("seq")[: limit + 1]
+    )
+    payloads = [event_payload(entry) for entry in entries]
+    return payloads[:limit], len(payloads) <= limit

@@ -1,3 +1,5 @@
 """WebSocket routes of every app, gathered for project.asgi."""
 
-websocket_urlpatterns: list = []
+from cases.routing import websocket_urlpatterns as case_routes
+
+websocket_urlpatterns = [*case_routes]

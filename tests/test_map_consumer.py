@@ -1,0 +1,142 @@
+"""The live map's WebSocket: territory filtering, order, resume from a cursor, refusal."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from cases.consumers import MapConsumer
+from tests.base import POINT_B1, build_cast, build_territory, report
+
+pytestmark = pytest.mark.usefixtures("reference_data")
+
+
+@pytest.fixture
+def cast(reference_data):
+    return build_cast(build_territory())
+
+
+async def connected(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(MapConsumer.as_asgi(), "/ws/map/")
+    communicator.scope["user"] = user
+    ok, _ = await communicator.connect()
+    assert ok
+    hello = await communicator.receive_json_from()
+    assert hello["type"] == "hello"
+    return communicator
+
+
+async def events_of(communicator, n: int) -> list[dict]:
+    messages = [await communicator.receive_json_from(timeout=3) for _ in range(n)]
+    assert all(m["type"] == "event" for m in messages), messages
+    return [m["event"] for m in messages]
+
+
+def test_an_anonymous_connection_is_closed_with_nothing_sent(cast):
+    async def scenario():
+        communicator = WebsocketCommunicator(MapConsumer.as_asgi(), "/ws/map/")
+        communicator.scope["user"] = AnonymousUser()
+        ok, code = await communicator.connect()
+        assert not ok
+        assert code == 4403
+        assert await communicator.receive_nothing()
+
+    async_to_sync(scenario)()
+
+
+def test_a_leader_receives_only_their_streets_cases(cast):
+    async def scenario():
+        leader = await connected(cast.leader)
+        outsider = await connected(cast.outsider)
+        case_a = await database_sync_to_async(report)(cast.worker)
+        (event,) = await events_of(leader, 1)
+        assert event["case"]["number"] == case_a.number
+        assert event["action"] == "reported"
+        assert "parties" not in event["case"]
+        assert await outsider.receive_nothing(timeout=0.3)
+
+        case_b = await database_sync_to_async(report)(cast.outsider, point=POINT_B1)
+        (event,) = await events_of(outsider, 1)
+        assert event["case"]["number"] == case_b.number
+        assert await leader.receive_nothing(timeout=0.3)
+        await leader.disconnect()
+        await outsider.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_events_arrive_in_sequence_order(cast):
+    async def scenario():
+        leader = await connected(cast.leader)
+        for _ in range(3):
+            await database_sync_to_async(report)(cast.worker)
+        seqs = [e["seq"] for e in await events_of(leader, 3)]
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == 3
+        await leader.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_reconnecting_map_gets_what_it_missed_after_its_cursor(cast):
+    async def scenario():
+        first = await connected(cast.leader)
+        seen = await database_sync_to_async(report)(cast.worker)
+        (event,) = await events_of(first, 1)
+        cursor = event["seq"]
+        await first.disconnect()
+
+        missed = [await database_sync_to_async(report)(cast.worker) for _ in range(2)]
+
+        again = await connected(cast.leader)
+        await again.send_json_to({"type": "resume", "after": cursor})
+        replayed = await events_of(again, 2)
+        assert [e["case"]["number"] for e in replayed] == [c.number for c in missed]
+        assert seen.number not in {e["case"]["number"] for e in replayed}
+        done = await again.receive_json_from()
+        assert done == {"type": "caught_up", "last_seq": replayed[-1]["seq"]}
+        await again.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_map_that_missed_too_much_is_told_to_reload(cast, monkeypatch):
+    from cases import events
+
+    monkeypatch.setattr(events, "CATCH_UP_LIMIT", 1)
+
+    async def scenario():
+        leader = await connected(cast.leader)
+        for _ in range(2):
+            await database_sync_to_async(report)(cast.worker)
+        await events_of(leader, 2)
+        await leader.send_json_to({"type": "resume", "after": 0})
+        assert await leader.receive_json_from() == {"type": "reload"}
+        await leader.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_full_stack_authenticates_by_session_cookie(cast, client):
+    from project.asgi import application
+
+    client.force_login(cast.leader)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, "/ws/map/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1")]
+        )
+        ok, _ = await communicator.connect()
+        assert ok
+        assert (await communicator.receive_json_from())["type"] == "hello"
+        await communicator.disconnect()
+
+        stranger = WebsocketCommunicator(
+            application, "/ws/map/", headers=[(b"origin", b"http://127.0.0.1")]
+        )
+        ok, _ = await stranger.connect()
+        assert not ok
+
+    async_to_sync(scenario)()
