@@ -122,3 +122,28 @@ def metrics(
         unit(pk).mean_hours_to_close = round(sum(hours) / len(hours), 2)
         unit(pk).p90_hours_to_close = round(percentile(hours, 0.9), 2)
     return units
+
+
+SUMMED = [
+    "reported",
+    "open",
+    "overdue",
+    "closed",
+    "rejected",
+    "reopens",
+    "triaged",
+    "triaged_in_time",
+    "accepted",
+    "resolved",
+    "rated",
+    "satisfied",
+]
+
+
+def combine(units: dict[int | None, UnitMetrics]) -> UnitMetrics:
+    """One unit's figures from several (the whole territory from its streets)."""
+    total = UnitMetrics(unit_id=None)
+    for unit in units.values():
+        for name in SUMMED:
+            setattr(total, name, getattr(total, name) + getattr(unit, name))
+    return total

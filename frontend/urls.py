@@ -1,11 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import views
+from frontend import mapviews, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("map/", mapviews.live_map, name="map"),
+    path("map/boundaries.json", mapviews.map_boundaries, name="map-boundaries"),
+    path("map/snapshot.json", mapviews.map_snapshot, name="map-snapshot"),
+    path("map/stats.json", mapviews.map_stats, name="map-stats"),
+    path("map/cases/<str:number>.json", mapviews.map_case, name="map-case"),
+    path("map/cells/<int:pk>.json", mapviews.map_cell, name="map-cell"),
 ]

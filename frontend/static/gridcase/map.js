@@ -1,0 +1,235 @@
+/* The street leader's live map.
+ *
+ * Loads the territory's boundaries and a snapshot of open cases that carries a
+ * cursor (the last event sequence number it includes), then applies events
+ * from /ws/map/ after that cursor. Repeats are ignored by sequence number; on
+ * reconnect it asks for every event after its cursor, and reloads the
+ * snapshot when the server says too much was missed.
+ */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("map-config").textContent);
+  var t = JSON.parse(document.getElementById("map-i18n").textContent);
+  var GROUP_COLOURS = { "01": "#7c3aed", "02": "#2563eb", "03": "#ea580c", "04": "#16a34a", "05": "#475569", "99": "#6b7280" };
+  var OPEN = ["triage", "onsite", "mediation", "street_dispatch", "street_mediation", "department", "verify", "return_visit"];
+
+  var shift = config.tileCrs === "gcj02"
+    ? function (lon, lat) { var p = window.GridCaseGcj02.toGcj02(lon, lat); return L.latLng(p[1], p[0]); }
+    : function (lon, lat) { return L.latLng(lat, lon); };
+
+  var map = L.map("map", { preferCanvas: false, zoomSnap: 0.5 });
+  if (config.tileUrl) {
+    L.tileLayer(config.tileUrl, { attribution: config.tileAttribution, maxZoom: 19 }).addTo(map);
+  }
+  var layers = { streets: null, communities: null, cells: null, markers: L.layerGroup().addTo(map) };
+  var state = {
+    lastSeq: 0, markers: {}, cellCounts: {}, communityStats: {}, socket: null,
+    retry: 0, refreshTimer: null, eventsApplied: 0, connected: false,
+  };
+  window.gridcaseMap = state;  // inspected by the browser tests
+  var filtersForm = document.getElementById("filters");
+  var liveState = document.getElementById("live-state");
+
+  function qs(params) {
+    var data = new FormData(filtersForm), parts = [];
+    data.forEach(function (value, key) { if (value && key !== "shade") parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value)); });
+    Object.keys(params || {}).forEach(function (k) { parts.push(k + "=" + encodeURIComponent(params[k])); });
+    return parts.join("&");
+  }
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); });
+  }
+  function pct(v) { return v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%"; }
+  function text(s) { var d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+
+  // ---- boundaries ---------------------------------------------------------
+  function geo(collection, style, onEach) {
+    return L.geoJSON(collection, {
+      style: style, onEachFeature: onEach,
+      coordsToLatLng: function (c) { return shift(c[0], c[1]); },
+    });
+  }
+  function shadeCell(feature) {
+    var counts = state.cellCounts[feature.id] || { open: 0, overdue: 0 };
+    var n = document.getElementById("shade").value === "overdue" ? counts.overdue : counts.open;
+    var alpha = n === 0 ? 0.04 : Math.min(0.15 + n * 0.08, 0.75);
+    var colour = document.getElementById("shade").value === "overdue" ? "#dc2626" : "#f59e0b";
+    return { color: "#94a3b8", weight: 1, fillColor: colour, fillOpacity: alpha };
+  }
+  function loadBoundaries() {
+    return getJSON("/map/boundaries.json").then(function (data) {
+      layers.cells = geo(data.cells, shadeCell, function (f, layer) {
+        layer.on("click", function () { showCell(f.id); });
+      }).addTo(map);
+      layers.communities = geo(data.communities, { color: "#334e68", weight: 2, fill: false }, function (f, layer) {
+        layer.bindTooltip(function () { return communityTooltip(f); }, { sticky: true });
+      }).addTo(map);
+      layers.streets = geo(data.streets, { color: "#b42318", weight: 3, fill: false }).addTo(map);
+      data.communities.features.forEach(function (f) {
+        var center = L.geoJSON(f, { coordsToLatLng: function (c) { return shift(c[0], c[1]); } }).getBounds().getCenter();
+        L.marker(center, { interactive: false, icon: L.divIcon({ className: "area-label", html: text(f.properties.name), iconSize: [80, 16] }) }).addTo(map);
+      });
+      var bounds = layers.streets.getBounds();
+      if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.55, 114.3], 12);
+    });
+  }
+  function communityTooltip(f) {
+    var s = state.communityStats[String(f.id)] || {};
+    return "<b>" + text(f.properties.name) + "</b><br>" + t.open + ": " + (s.open || 0) + " · " + t.overdue + ": " + (s.overdue || 0) +
+      "<br>" + pct(s.response) + " / " + pct(s.resolution) + " / " + pct(s.satisfaction);
+  }
+
+  // ---- snapshot, markers, stats -----------------------------------------------
+  function markerIcon(c) {
+    var cls = "case-marker deadline-" + c.deadline + (c.major_hazard ? " hazard" : "");
+    var size = c.major_hazard ? 20 : 14;
+    return L.divIcon({ className: cls, iconSize: [size, size], html: "", bgPos: null });
+  }
+  function upsertMarker(c) {
+    var existing = state.markers[c.number];
+    if (existing) layers.markers.removeLayer(existing);
+    var m = L.marker(shift(c.lon, c.lat), { icon: markerIcon(c), title: c.number, riseOnHover: true });
+    m.on("add", function () { var el = m.getElement(); if (el) { el.style.background = GROUP_COLOURS[c.group] || "#6b7280"; el.dataset.number = c.number; el.dataset.deadline = c.deadline; } });
+    m.on("click", function () { showCase(c.number); });
+    state.markers[c.number] = m;
+    layers.markers.addLayer(m);
+  }
+  function removeMarker(number) {
+    if (state.markers[number]) { layers.markers.removeLayer(state.markers[number]); delete state.markers[number]; }
+  }
+  function bboxParam() {
+    var b = map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
+  }
+  function loadSnapshot() {
+    return getJSON("/map/snapshot.json?" + qs({ bbox: bboxParam() })).then(function (snap) {
+      state.cellCounts = snap.cells;
+      if (layers.cells) layers.cells.setStyle(shadeCell);
+      layers.markers.clearLayers();
+      state.markers = {};
+      if (snap.markers) snap.markers.forEach(upsertMarker);
+      showNotice(snap.markers ? "" : t.too_many);
+      if (snap.last_seq > state.lastSeq) state.lastSeq = snap.last_seq;
+      return snap;
+    });
+  }
+  var notice = L.control({ position: "topright" });
+  notice.onAdd = function () { this._div = L.DomUtil.create("div", "map-notice"); this._div.hidden = true; return this._div; };
+  notice.addTo(map);
+  function showNotice(message) { notice._div.textContent = message; notice._div.hidden = !message; }
+
+  function loadStats() {
+    return getJSON("/map/stats.json").then(function (s) {
+      ["open", "new_today", "overdue", "closed_today"].forEach(function (k) {
+        document.querySelector('[data-stat="' + k + '"]').textContent = s[k];
+      });
+      ["response", "resolution", "satisfaction"].forEach(function (k) {
+        document.querySelector('[data-rate="' + k + '"]').textContent = pct(s.rates[k]);
+      });
+      state.communityStats = s.communities;
+    });
+  }
+  function refreshSoon() {
+    // Counts and rates come from the server after a burst of events, not per event.
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(function () {
+      loadStats();
+      getJSON("/map/snapshot.json?" + qs({ bbox: bboxParam() })).then(function (snap) {
+        state.cellCounts = snap.cells;
+        if (layers.cells) layers.cells.setStyle(shadeCell);
+      });
+    }, 250);
+  }
+
+  // ---- live events ----------------------------------------------------------
+  function matchesFilters(c) {
+    var f = new FormData(filtersForm);
+    if (f.get("category") && c.category.indexOf(f.get("category")) !== 0) return false;
+    if (f.get("state") && c.state !== f.get("state")) return false;
+    if (f.get("urgency") && c.urgency !== f.get("urgency")) return false;
+    if (f.get("community") && String(c.community) !== f.get("community")) return false;
+    if (f.get("overdue") && c.deadline !== "red") return false;
+    return true;
+  }
+  function applyEvent(event) {
+    if (event.seq <= state.lastSeq) return;  // a repeat: already in the snapshot or applied
+    state.lastSeq = event.seq;
+    state.eventsApplied += 1;
+    var c = event.case;
+    c.group = c.category.slice(0, 2);
+    if (OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
+    refreshSoon();
+  }
+  function setLive(live) {
+    state.connected = live;
+    liveState.dataset.state = live ? "live" : "offline";
+    liveState.textContent = live ? t.live : t.offline;
+  }
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/map/");
+    state.socket = socket;
+    socket.onmessage = function (message) {
+      var data = JSON.parse(message.data);
+      if (data.type === "hello") {
+        state.retry = 0;
+        setLive(true);
+        socket.send(JSON.stringify({ type: "resume", after: state.lastSeq }));
+      } else if (data.type === "event") {
+        applyEvent(data.event);
+      } else if (data.type === "reload") {
+        loadSnapshot(); loadStats();
+      }
+    };
+    socket.onclose = function () {
+      setLive(false);
+      var delay = Math.min(1000 * Math.pow(2, state.retry), 15000);
+      state.retry += 1;
+      setTimeout(connect, delay);
+    };
+  }
+
+  // ---- side panel ---------------------------------------------------------
+  var panel = document.getElementById("panel"), panelBody = document.getElementById("panel-body");
+  document.getElementById("panel-close").onclick = function () { panel.hidden = true; };
+  function showCase(number) {
+    getJSON("/map/cases/" + encodeURIComponent(number) + ".json").then(function (c) {
+      var html = "<h2>" + text(c.number) + "</h2>" +
+        (c.major_hazard ? '<p class="red"><b>' + text(t.hazard) + "</b></p>" : "") +
+        "<p>" + text(c.category_name) + " · " + text(c.urgency_label) + "</p>" +
+        "<p>" + text(t.state) + ": " + text(c.state_label) + "<br>" + text(t.deadline) + ": " + text(c.deadline_label) +
+        (c.step_due ? " (" + new Date(c.step_due).toLocaleString() + ")" : "") + "</p>" +
+        "<p>" + text(t.handler) + ": " + text(c.handler || "–") + "</p>" +
+        "<p>" + text(c.description) + "</p>" +
+        c.photos.map(function (src) { return '<img alt="" src="' + encodeURI(src) + '">'; }).join("") +
+        "<h3>" + text(t.timeline) + "</h3><ol>" + c.timeline.map(function (e) {
+          return "<li>" + new Date(e.at).toLocaleString() + " · " + text(e.actor) + " · " + text(e.action) + (e.note ? ": " + text(e.note) : "") + "</li>";
+        }).join("") + "</ol>" +
+        '<p><a href="/cases/' + encodeURIComponent(c.number) + '/">' + text(t.details) + "</a></p>";
+      panelBody.innerHTML = html;
+      panel.hidden = false;
+    });
+  }
+  function showCell(pk) {
+    getJSON("/map/cells/" + pk + ".json").then(function (c) {
+      panelBody.innerHTML = "<h2>" + text(c.name) + "</h2><p>" + text(c.code) + " · " + text(c.community) + "</p>" +
+        "<p>" + text(t.households) + ": " + c.households + "</p>" +
+        "<p>" + text(t.workers) + ": " + text(c.workers.join("、") || "–") + "</p>" +
+        "<p>" + text(t.open) + ": " + c.open + " · " + text(t.overdue) + ": " + c.overdue + "</p>" +
+        (c.rates ? "<p>" + text(t.rates) + ": " + pct(c.rates.response) + " / " + pct(c.rates.resolution) + " / " + pct(c.rates.satisfaction) + "</p>" : "");
+      panel.hidden = false;
+    });
+  }
+
+  filtersForm.addEventListener("change", function (e) {
+    if (e.target.name === "shade") { if (layers.cells) layers.cells.setStyle(shadeCell); return; }
+    loadSnapshot();
+  });
+  loadBoundaries()
+    .then(function () { return Promise.all([loadSnapshot(), loadStats()]); })
+    .then(function () {
+      map.on("moveend", function () { loadSnapshot(); });
+      connect();
+    });
+})();

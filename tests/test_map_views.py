@@ -1,0 +1,96 @@
+"""The live map's page and JSON: territory first, aggregates, the cursor."""
+
+from cases import mapdata, services
+from cases.models import Case
+from tests.base import POINT_B1, report
+
+
+def test_the_map_page_loads_only_local_assets(client, cast):
+    client.force_login(cast.leader)
+    html = client.get("/map/").content.decode()
+    assert "/static/leaflet/leaflet.js" in html
+    assert "/static/gridcase/map.js" in html
+    assert "https://" not in html and "http://" not in html
+
+
+def test_boundaries_cover_only_the_users_territory(client, cast):
+    client.force_login(cast.leader)
+    data = client.get("/map/boundaries.json").json()
+    assert [f["properties"]["code"] for f in data["streets"]["features"]] == ["420106002"]
+    assert len(data["communities"]["features"]) == 2
+    assert {f["properties"]["code"][:9] for f in data["cells"]["features"]} == {"420106002"}
+
+
+def test_the_snapshot_has_a_cursor_cell_counts_and_markers(client, cast, territory):
+    case = report(cast.worker)
+    report(cast.outsider, point=POINT_B1)
+    services.deadline_sweep(now=case.step_due)
+    client.force_login(cast.leader)
+    snap = client.get("/map/snapshot.json").json()
+    assert snap["last_seq"] == mapdata.last_seq()
+    cell = territory.cell("420106002001001")
+    assert snap["cells"] == {str(cell.pk): {"open": 1, "overdue": 1}}
+    assert [m["number"] for m in snap["markers"]] == [case.number]
+    assert snap["markers"][0]["deadline"] == "red"
+
+
+def test_the_snapshot_aggregates_when_the_view_holds_too_many(client, cast, monkeypatch):
+    monkeypatch.setattr(mapdata, "MAX_MARKERS", 1)
+    report(cast.worker)
+    report(cast.worker)
+    client.force_login(cast.leader)
+    snap = client.get("/map/snapshot.json").json()
+    assert snap["markers"] is None
+    assert snap["in_view"] == 2
+    assert sum(c["open"] for c in snap["cells"].values()) == 2
+
+
+def test_filters_and_bbox_narrow_the_markers(client, cast):
+    report(cast.worker, code="0401")
+    hazard = report(cast.worker, code="0303")
+    client.force_login(cast.leader)
+    snap = client.get("/map/snapshot.json?category=03").json()
+    assert [m["number"] for m in snap["markers"]] == [hazard.number]
+    elsewhere = client.get("/map/snapshot.json?bbox=116.3,39.8,116.5,40.0").json()
+    assert elsewhere["markers"] == []
+
+
+def test_stats_count_the_territory_only(client, cast):
+    report(cast.worker)
+    report(cast.outsider, point=POINT_B1)
+    client.force_login(cast.leader)
+    stats = client.get("/map/stats.json").json()
+    assert stats["open"] == 1
+    assert stats["new_today"] == 1
+    assert stats["overdue"] == 0
+
+
+def test_case_details_and_cells_outside_the_territory_are_404(client, cast, territory):
+    b_case = report(cast.outsider, point=POINT_B1)
+    client.force_login(cast.leader)
+    assert client.get(f"/map/cases/{b_case.number}.json").status_code == 404
+    b_cell = territory.cell("420106003001001")
+    assert client.get(f"/map/cells/{b_cell.pk}.json").status_code == 404
+
+
+def test_a_case_panel_shows_the_timeline_and_the_cell_panel_its_workers(client, cast, territory):
+    case = report(cast.worker)
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    services.task_claim(actor=cast.worker2, number=case.number)
+    client.force_login(cast.leader)
+    panel = client.get(f"/map/cases/{case.number}.json").json()
+    assert [e["action"] for e in panel["timeline"]] == ["reported", "triaged", "claimed"]
+    assert panel["handler"] == "worker2"
+    cell = client.get(f"/map/cells/{territory.cell('420106002001001').pk}.json").json()
+    assert sorted(cell["workers"]) == ["worker", "worker2"]
+    assert cell["open"] == 1
+    assert Case.objects.count() == 1
+
+
+def test_the_snapshot_needs_few_queries(client, cast, django_assert_max_num_queries):
+    for _ in range(20):
+        report(cast.worker)
+    client.force_login(cast.leader)
+    with django_assert_max_num_queries(12):
+        snap = client.get("/map/snapshot.json").json()
+    assert len(snap["markers"]) == 20
