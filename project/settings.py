@@ -203,9 +203,10 @@ LEAFLET_CONFIG = {
 GRID_LOCATE_TOLERANCE_M = envint("GRID_LOCATE_TOLERANCE_M", "30")
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a bad or missing token a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

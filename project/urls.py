@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("cases.api_urls")),
     path("", include("frontend.urls")),
 ]
 if settings.DEBUG:

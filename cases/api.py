@@ -1,0 +1,238 @@
+"""REST API for cases under /api/v1/: report, list, detail and every transition.
+
+Handlers start from the caller's territory (services.visible_cases /
+get_case_for) and call one service each; a ServiceError becomes a 400 with
+its message, a case outside the territory a 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib.gis.geos import Point
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cases import services
+from cases.models import (
+    REJECTION_REASONS,
+    Case,
+    Category,
+    Satisfaction,
+    Source,
+    Urgency,
+)
+from grid.models import Department
+
+PARSERS = [JSONParser, MultiPartParser, FormParser]
+
+
+class PartySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=60)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.filter(active=True, parent__isnull=False)
+    )
+    description = serializers.CharField(max_length=4000)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    urgency = serializers.ChoiceField(Urgency.choices, default=Urgency.GENERAL)
+    major_hazard = serializers.BooleanField(default=False)
+    source = serializers.ChoiceField(Source.choices, default=Source.API)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    reporter_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    reporter_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    parties = PartySerializer(many=True, required=False)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    photos = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+def case_summary(case: Case) -> dict:
+    return {
+        "number": case.number,
+        "state": case.state,
+        "category": case.category.code,
+        "urgency": case.urgency,
+        "major_hazard": case.major_hazard,
+        "description": case.description,
+        "location": {"type": "Point", "coordinates": [case.location.x, case.location.y]},
+        "street": case.street.code,
+        "community": case.community.code if case.community else None,
+        "cell": case.cell.code if case.cell else None,
+        "deadline": case.deadline_state,
+        "step_due": case.step_due,
+        "reported_at": case.reported_at,
+        "closed_at": case.closed_at,
+        "closure_reason": case.closure_reason,
+        "satisfaction": case.satisfaction,
+    }
+
+
+def case_detail(case: Case, user) -> dict:
+    task = services.open_task(case)
+    phones = services.shows_party_phones(user, case)
+    return {
+        **case_summary(case),
+        "task_id": task.pk if task else None,
+        "can_act": services.can_act(user, case),
+        "parties": [
+            {"name": p.name, **({"phone": p.phone} if phones else {})} for p in case.parties.all()
+        ],
+        "timeline": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor.get_username() if e.actor else None,
+                "action": e.action,
+                "from": e.from_state,
+                "to": e.to_state,
+                "note": e.note,
+            }
+            for e in case.timeline.select_related("actor").order_by("seq")
+        ],
+    }
+
+
+def _case_or_404(request: Request, number: str) -> Case:
+    try:
+        return services.get_case_for(request.user, number)
+    except services.NotFound as exc:
+        raise NotFound(str(exc)) from None
+
+
+@api_view(["GET", "POST"])
+@parser_classes(PARSERS)
+def cases(request: Request) -> Response:
+    if request.method == "GET":
+        qs = services.visible_cases(request.user).select_related(
+            "category", "street", "community", "cell"
+        )
+        if state := request.query_params.get("state"):
+            qs = qs.filter(state=state)
+        return Response([case_summary(c) for c in qs.order_by("-reported_at")[:200]])
+    serializer = ReportSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = dict(serializer.validated_data)
+    photos = data.pop("photos", []) or request.FILES.getlist("photos")
+    point = Point(data.pop("lon"), data.pop("lat"), srid=4326)
+    try:
+        result = services.case_report(
+            actor=request.user,
+            location=point,
+            photos=photos,
+            client_id=data.pop("client_id", None) or None,
+            **data,
+        )
+    except services.ServiceError as exc:
+        raise ValidationError({"detail": str(exc)}) from None
+    body = case_detail(result.case, request.user) | {"created": result.created}
+    return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+@api_view(["GET"])
+def case(request: Request, number: str) -> Response:
+    return Response(case_detail(_case_or_404(request, number), request.user))
+
+
+class StepSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField(required=False)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+def _department(value):
+    try:
+        return Department.objects.get(pk=value)
+    except (Department.DoesNotExist, ValueError, TypeError):
+        raise ValidationError({"department": "Unknown department."}) from None
+
+
+ACTIONS = {
+    "triage": (services.case_triage, {"route": str, "note": str, "urgency": str, "category": str}),
+    "reject": (services.case_reject, {"reason": str, "note": str, "duplicate_of": str}),
+    "return": (services.case_return, {"reason": str}),
+    "dispatch": (services.case_dispatch, {"department": int, "to_mediation": bool, "note": str}),
+    "handle": (services.case_handle, {"result": str}),
+    "mediate": (services.case_mediate, {"success": bool, "note": str}),
+    "verify": (services.case_verify, {"passed": bool, "note": str}),
+    "return-visit": (services.case_return_visit, {"satisfaction": str, "words": str}),
+}
+REQUIRED = {
+    "triage": ["route"],
+    "reject": ["reason"],
+    "return": ["reason"],
+    "handle": ["result"],
+    "mediate": ["success", "note"],
+    "verify": ["passed"],
+    "return-visit": ["satisfaction"],
+}
+
+
+def _arguments(action: str, data) -> dict:
+    _, fields = ACTIONS[action]
+    missing = [name for name in REQUIRED.get(action, []) if name not in data]
+    if missing:
+        raise ValidationError({name: "This field is required." for name in missing})
+    kwargs = {}
+    for name, kind in fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if kind is bool:
+            value = value in (True, "true", "1", 1, "on")
+        elif kind is str and not isinstance(value, str):
+            raise ValidationError({name: "Expected a string."})
+        kwargs[name] = value
+    if "category" in kwargs:
+        try:
+            kwargs["category"] = Category.objects.get(code=kwargs["category"])
+        except Category.DoesNotExist:
+            raise ValidationError({"category": "Unknown category."}) from None
+    if "department" in kwargs:
+        kwargs["department"] = _department(kwargs["department"])
+    if action == "reject" and kwargs.get("reason") not in REJECTION_REASONS:
+        raise ValidationError({"reason": f"One of {', '.join(REJECTION_REASONS)}."})
+    if action == "return-visit" and kwargs.get("satisfaction") not in Satisfaction.values:
+        raise ValidationError({"satisfaction": f"One of {', '.join(Satisfaction.values)}."})
+    return kwargs
+
+
+@api_view(["POST"])
+@parser_classes(PARSERS)
+def case_action(request: Request, number: str, action: str) -> Response:
+    _case_or_404(request, number)
+    step = StepSerializer(data=request.data)
+    step.is_valid(raise_exception=True)
+    common = {"task_id": step.validated_data.get("task_id")}
+    try:
+        if action in ("claim", "unclaim"):
+            fn = services.task_claim if action == "claim" else services.task_unclaim
+            fn(actor=request.user, number=number, **common)
+        elif action in ACTIONS:
+            fn, _ = ACTIONS[action]
+            kwargs = _arguments(action, request.data)
+            if action in ("handle", "verify"):
+                kwargs["photos"] = request.FILES.getlist("photos")
+            fn(
+                actor=request.user,
+                number=number,
+                client_id=step.validated_data.get("client_id") or None,
+                **common,
+                **kwargs,
+            )
+        else:
+            raise NotFound(f"Unknown action {action!r}.")
+    except services.NotFound as exc:
+        raise NotFound(str(exc)) from None
+    except services.ServiceError as exc:
+        raise ValidationError({"detail": str(exc)}) from None
+    try:
+        return Response(case_detail(services.get_case_for(request.user, number), request.user))
+    except services.NotFound:
+        # The step handed the case out of the caller's territory (a department returned it).
+        return Response({"number": number, "visible": False})
