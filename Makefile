@@ -10,7 +10,7 @@ PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL/GEOS/PROJ, SpatiaLite, and Debian's Python with venv (its sqlite3 can load extensions).
 SYSTEM_PACKAGES := gettext gdal-bin libsqlite3-mod-spatialite binutils python3-venv python3-dev
-TEST_PACKAGES := chromium
+TEST_PACKAGES := chromium fonts-wqy-microhei
 
 .PHONY: run test lint format system-deps test-system-deps postgis-deps venv migrate demo messages clean
 

@@ -1,0 +1,110 @@
+"""A street leader's map in a real browser (Debian's chromium through Playwright).
+
+Cases reported through the HTTP API of a live server appear without a reload,
+also after the browser's WebSocket was cut and restored. Screenshots go to
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from tests.base import POINT_A1_001, build_cast, build_territory
+from tests.live import live_server, post_json
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium. Start it after the database work: Playwright's sync API
+    runs an event loop in this thread, where Django then refuses queries."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def report_through_api(url: str, token: str, description: str) -> str:
+    lon, lat = POINT_A1_001
+    data = {"category": "0401", "description": description, "lon": lon, "lat": lat}
+    return post_json(url + "/api/v1/cases/", data, token)["number"]
+
+
+def marker_shown(page, number: str, timeout_ms: int = 2000) -> None:
+    page.wait_for_selector(f'.case-marker[data-number="{number}"]', timeout=timeout_ms)
+
+
+def test_a_reported_case_appears_live_and_after_a_cut_connection(reference_data):
+    cast = build_cast(build_territory())
+    token = Token.objects.create(user=cast.worker).key
+    session = Client()
+    session.force_login(cast.leader)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with live_server() as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": session.cookies["sessionid"].value,
+                    "domain": "127.0.0.1",
+                    "path": "/",
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(url + "/map/")
+        page.wait_for_function("window.gridcaseMap && window.gridcaseMap.connected", timeout=10000)
+        page.wait_for_function("document.querySelector('[data-stat=open]').textContent === '0'")
+        page.screenshot(path=str(ARTIFACTS / "map-empty.png"))
+
+        first = report_through_api(url, token, "楼道堆物")
+        marker_shown(page, first)
+        page.wait_for_function(
+            "document.querySelector('[data-stat=open]').textContent === '1'", timeout=2000
+        )
+        page.screenshot(path=str(ARTIFACTS / "map-live-case.png"))
+
+        # Cut the socket and keep the browser offline while another case is reported.
+        context.set_offline(True)
+        page.evaluate("window.gridcaseMap.socket.close()")
+        page.wait_for_function("!window.gridcaseMap.connected")
+        second = report_through_api(url, token, "路灯损坏")
+        page.wait_for_timeout(1500)
+        assert page.query_selector(f'.case-marker[data-number="{second}"]') is None
+        context.set_offline(False)
+
+        page.wait_for_function("window.gridcaseMap.connected", timeout=20000)
+        marker_shown(page, second, timeout_ms=5000)
+        page.wait_for_function(
+            "document.querySelector('[data-stat=open]').textContent === '2'", timeout=5000
+        )
+        assert page.evaluate("Object.keys(window.gridcaseMap.markers).length") == 2
+
+        page.click(f'.case-marker[data-number="{second}"]')
+        page.wait_for_selector(f"#panel h2:text('{second}')")
+        page.screenshot(path=str(ARTIFACTS / "map-after-reconnect.png"))
+        context.close()
