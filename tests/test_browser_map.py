@@ -108,3 +108,31 @@ def test_a_reported_case_appears_live_and_after_a_cut_connection(reference_data)
         page.wait_for_selector(f"#panel h2:text('{second}')")
         page.screenshot(path=str(ARTIFACTS / "map-after-reconnect.png"))
         context.close()
+
+
+@pytest.mark.redis
+def test_a_case_reported_to_one_process_reaches_a_map_on_another(reference_data):
+    cast = build_cast(build_territory())
+    token = Token.objects.create(user=cast.worker).key
+    session = Client()
+    session.force_login(cast.leader)
+
+    with live_server() as url_a, live_server() as url_b, chromium() as browser:
+        context = browser.new_context()
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": session.cookies["sessionid"].value,
+                    "domain": "127.0.0.1",
+                    "path": "/",
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(url_b + "/map/")
+        page.wait_for_function("window.gridcaseMap && window.gridcaseMap.connected", timeout=10000)
+        number = report_through_api(url_a, token, "跨进程")
+        marker_shown(page, number, timeout_ms=3000)
+        assert page.evaluate("window.gridcaseMap.eventsApplied") >= 1
+        context.close()
