@@ -94,3 +94,10 @@ def test_the_snapshot_needs_few_queries(client, cast, django_assert_max_num_quer
     with django_assert_max_num_queries(12):
         snap = client.get("/map/snapshot.json").json()
     assert len(snap["markers"]) == 20
+
+
+def test_the_map_speaks_chinese_by_default_and_english_on_request(client, cast):
+    client.force_login(cast.leader)
+    assert "响应率" in client.get("/map/").content.decode()
+    client.cookies["django_language"] = "en"
+    assert "Response rate" in client.get("/map/").content.decode()
