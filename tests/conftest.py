@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from tests.base import Cast, build_cast, build_territory
 
@@ -21,6 +22,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_postgis)
         if "redis" in item.keywords and not settings.REDIS_URL:
             item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Service messages in tests are asserted in English, the source language.
+
+    Requests still get zh-Hans by default: LocaleMiddleware activates the
+    language of each request itself.
+    """
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

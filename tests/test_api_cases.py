@@ -12,10 +12,10 @@ from cases.models import Case, State
 from tests.base import POINT_A1_001, POINT_B1, report
 
 
-def api(user) -> APIClient:
+def api(user, language: str = "en") -> APIClient:
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
     return client
 
 
@@ -144,6 +144,10 @@ def test_a_transition_not_allowed_now_is_a_400_with_the_reason(cast):
     )
     assert response.status_code == 400
     assert "not possible now" in response.json()["detail"]
+    chinese = api(cast.dispatcher, language="zh-hans").post(
+        f"/api/v1/cases/{case.number}/verify/", {"passed": True}, format="json"
+    )
+    assert "现在不能执行此操作" in chinese.json()["detail"]
     missing = api(cast.dispatcher).post(f"/api/v1/cases/{case.number}/triage/", {}, format="json")
     assert missing.status_code == 400
     assert "route" in missing.json()
