@@ -1,0 +1,170 @@
+"""Cover a community with grid cells: a square lattice clipped to its boundary.
+
+The lattice is laid in a local metric projection (azimuthal equidistant,
+centred on the community) so cell areas are true to well under 1 %. Squares
+are clipped to the boundary; a clipped piece smaller than SLIVER of the
+target area joins the neighbour it shares the longest border with, so no
+micro-cells are left. Pieces are then numbered by their lattice position:
+rows north→south, within a row west→east.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.contrib.gis.gdal import CoordTransform, SpatialReference
+from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from grid.geometry import local_metric_srs, polygonal
+from grid.models import Community, GridCell
+
+SLIVER = 0.1
+MAX_CELLS = 999
+
+
+class GridGenerationError(ValueError):
+    """The grid cannot be generated; the message says why."""
+
+
+@dataclass
+class Piece:
+    row: int
+    col: int
+    shape: MultiPolygon  # in the local metric projection
+
+    @property
+    def area(self) -> float:
+        return self.shape.area
+
+
+def _lattice(boundary: MultiPolygon, side: float) -> list[Piece]:
+    minx, miny, maxx, maxy = boundary.extent
+    rows = max(math.ceil((maxy - miny) / side), 1)
+    cols = max(math.ceil((maxx - minx) / side), 1)
+    if rows * cols > MAX_CELLS * 20:
+        raise GridGenerationError(_("The cell area is far too small for this community."))
+    prepared = boundary.prepared
+    pieces = []
+    for row in range(rows):
+        top = maxy - row * side
+        for col in range(cols):
+            left = minx + col * side
+            square = Polygon.from_bbox((left, top - side, left + side, top))
+            square.srid = boundary.srid
+            if not prepared.intersects(square):
+                continue
+            shape = polygonal(boundary.intersection(square))
+            if shape is not None:
+                pieces.append(Piece(row, col, shape))
+    return pieces
+
+
+def _merge_slivers(pieces: list[Piece], target: float) -> list[Piece]:
+    """Fold pieces under SLIVER × target into the neighbour with the longest shared border.
+
+    A small piece with no neighbour (an island of the boundary) stays a cell.
+    """
+    while len(pieces) > 1:
+        merge = None
+        for sliver in sorted((p for p in pieces if p.area < SLIVER * target), key=_area):
+            # A 1 cm halo makes the shared border robust to rounding along it; the
+            # halo's overlap with a neighbour is proportional to the border's length.
+            halo = sliver.shape.buffer(0.01)
+            borders = [
+                (halo.intersection(p.shape).area, p)
+                for p in pieces
+                if p is not sliver and halo.intersects(p.shape)
+            ]
+            if borders:
+                merge = sliver, max(borders, key=_length)[1]
+                break
+        if merge is None:
+            return pieces
+        sliver, neighbour = merge
+        neighbour.shape = polygonal(neighbour.shape.union(sliver.shape))
+        pieces = [p for p in pieces if p is not sliver]
+    return pieces
+
+
+def _area(piece: Piece) -> float:
+    return piece.area
+
+
+def _length(border: tuple[float, Piece]) -> float:
+    return border[0]
+
+
+def generate_grid(
+    community: Community,
+    *,
+    cell_area_m2: float | None = None,
+    households: int | None = None,
+    households_per_cell: int | None = None,
+    replace: bool = False,
+) -> list[GridCell]:
+    """Replace-or-refuse, then cover `community` with coded cells; returns them in code order."""
+    metric = local_metric_srs(*community.boundary.centroid.coords)
+    boundary = community.boundary.transform(metric, clone=True)
+    if households_per_cell is not None:
+        if not households or households <= 0 or households_per_cell <= 0:
+            raise GridGenerationError(
+                _("Give the community's households and a positive number per cell.")
+            )
+        cell_area_m2 = boundary.area / math.ceil(households / households_per_cell)
+    if cell_area_m2 is None or cell_area_m2 <= 0:
+        raise GridGenerationError(_("The cell area must be a positive number of square metres."))
+    pieces = _merge_slivers(_lattice(boundary, math.sqrt(cell_area_m2)), cell_area_m2)
+    if len(pieces) > MAX_CELLS:
+        raise GridGenerationError(
+            _("That makes %(n)d cells; a community has at most %(max)d.")
+            % {"n": len(pieces), "max": MAX_CELLS}
+        )
+    pieces.sort(key=lambda p: (p.row, p.col))
+    shares = _households(pieces, households) if households else [0] * len(pieces)
+    with transaction.atomic():
+        existing = GridCell.objects.filter(community=community)
+        if existing.exists():
+            if not replace:
+                raise GridGenerationError(
+                    _("Community %(code)s already has cells; use --replace to regenerate them.")
+                    % {"code": community.code}
+                )
+            try:
+                existing.delete()
+            except ProtectedError:
+                raise GridGenerationError(
+                    _("Cells of %(code)s are referenced by cases and cannot be replaced.")
+                    % {"code": community.code}
+                ) from None
+        cells = [
+            GridCell(
+                code=f"{community.code}{n:03d}",
+                name=f"{community.name}第{n}网格",
+                community=community,
+                boundary=_to_wgs84(piece.shape, metric),
+                households=share,
+            )
+            for n, (piece, share) in enumerate(zip(pieces, shares, strict=True), start=1)
+        ]
+        return GridCell.objects.bulk_create(cells)
+
+
+def _to_wgs84(shape: MultiPolygon, metric: SpatialReference) -> MultiPolygon:
+    geometry = shape.transform(CoordTransform(metric, SpatialReference(4326)), clone=True)
+    geometry.srid = 4326
+    return polygonal(geometry)
+
+
+def _households(pieces: list[Piece], total: int) -> list[int]:
+    """Split `total` across pieces by area, as integers that add up to it (largest remainder)."""
+    area = sum(p.area for p in pieces)
+    exact = [total * p.area / area for p in pieces]
+    shares = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(pieces)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
