@@ -1,8 +1,10 @@
 """Cover a community with grid cells: a square lattice clipped to its boundary.
 
 The lattice is laid in a local metric projection (azimuthal equidistant,
-centred on the community) so cell areas are true to well under 1 %. Squares
-are clipped to the boundary; a clipped piece smaller than SLIVER of the
+centred on the community) so cell areas are true to well under 1 %. Each
+square is taken back to WGS-84 and clipped to the boundary there, so cells
+follow the community's own edges exactly (clipping in the projection would
+bend them by a few square metres). A clipped piece smaller than SLIVER of the
 target area joins the neighbour it shares the longest border with, so no
 micro-cells are left. Pieces are then numbered by their lattice position:
 rows north→south, within a row west→east.
@@ -34,33 +36,44 @@ class GridGenerationError(ValueError):
 class Piece:
     row: int
     col: int
-    shape: MultiPolygon  # in the local metric projection
-
-    @property
-    def area(self) -> float:
-        return self.shape.area
+    shape: MultiPolygon  # WGS-84
+    area: float  # m²
 
 
-def _lattice(boundary: MultiPolygon, side: float) -> list[Piece]:
-    minx, miny, maxx, maxy = boundary.extent
-    rows = max(math.ceil((maxy - miny) / side), 1)
-    cols = max(math.ceil((maxx - minx) / side), 1)
-    if rows * cols > MAX_CELLS * 20:
-        raise GridGenerationError(_("The cell area is far too small for this community."))
-    prepared = boundary.prepared
-    pieces = []
-    for row in range(rows):
-        top = maxy - row * side
-        for col in range(cols):
-            left = minx + col * side
-            square = Polygon.from_bbox((left, top - side, left + side, top))
-            square.srid = boundary.srid
-            if not prepared.intersects(square):
-                continue
-            shape = polygonal(boundary.intersection(square))
-            if shape is not None:
-                pieces.append(Piece(row, col, shape))
-    return pieces
+class Lattice:
+    """Squares of a side in metres laid over a WGS-84 boundary."""
+
+    def __init__(self, boundary: MultiPolygon):
+        self.boundary = boundary
+        metric = local_metric_srs(*boundary.centroid.coords)
+        self.to_metric = CoordTransform(SpatialReference(4326), metric)
+        self.to_wgs84 = CoordTransform(metric, SpatialReference(4326))
+
+    def area(self, shape: MultiPolygon) -> float:
+        return shape.transform(self.to_metric, clone=True).area
+
+    def pieces(self, side: float) -> list[Piece]:
+        projected = self.boundary.transform(self.to_metric, clone=True)
+        minx, miny, maxx, maxy = projected.extent
+        rows = max(math.ceil((maxy - miny) / side), 1)
+        cols = max(math.ceil((maxx - minx) / side), 1)
+        if rows * cols > MAX_CELLS * 20:
+            raise GridGenerationError(_("The cell area is far too small for this community."))
+        prepared = self.boundary.prepared
+        pieces = []
+        for row in range(rows):
+            top = maxy - row * side
+            for col in range(cols):
+                left = minx + col * side
+                square = Polygon.from_bbox((left, top - side, left + side, top))
+                square.transform(self.to_wgs84)
+                square.srid = 4326
+                if not prepared.intersects(square):
+                    continue
+                shape = polygonal(self.boundary.intersection(square))
+                if shape is not None:
+                    pieces.append(Piece(row, col, shape, self.area(shape)))
+        return pieces
 
 
 def _merge_slivers(pieces: list[Piece], target: float) -> list[Piece]:
@@ -71,9 +84,9 @@ def _merge_slivers(pieces: list[Piece], target: float) -> list[Piece]:
     while len(pieces) > 1:
         merge = None
         for sliver in sorted((p for p in pieces if p.area < SLIVER * target), key=_area):
-            # A 1 cm halo makes the shared border robust to rounding along it; the
+            # A ~1 cm halo makes the shared border robust to rounding along it; the
             # halo's overlap with a neighbour is proportional to the border's length.
-            halo = sliver.shape.buffer(0.01)
+            halo = sliver.shape.buffer(1e-7)
             borders = [
                 (halo.intersection(p.shape).area, p)
                 for p in pieces
@@ -86,6 +99,7 @@ def _merge_slivers(pieces: list[Piece], target: float) -> list[Piece]:
             return pieces
         sliver, neighbour = merge
         neighbour.shape = polygonal(neighbour.shape.union(sliver.shape))
+        neighbour.area += sliver.area
         pieces = [p for p in pieces if p is not sliver]
     return pieces
 
@@ -107,17 +121,18 @@ def generate_grid(
     replace: bool = False,
 ) -> list[GridCell]:
     """Replace-or-refuse, then cover `community` with coded cells; returns them in code order."""
-    metric = local_metric_srs(*community.boundary.centroid.coords)
-    boundary = community.boundary.transform(metric, clone=True)
+    lattice = Lattice(community.boundary)
     if households_per_cell is not None:
         if not households or households <= 0 or households_per_cell <= 0:
             raise GridGenerationError(
                 _("Give the community's households and a positive number per cell.")
             )
-        cell_area_m2 = boundary.area / math.ceil(households / households_per_cell)
+        cell_area_m2 = lattice.area(community.boundary) / math.ceil(
+            households / households_per_cell
+        )
     if cell_area_m2 is None or cell_area_m2 <= 0:
         raise GridGenerationError(_("The cell area must be a positive number of square metres."))
-    pieces = _merge_slivers(_lattice(boundary, math.sqrt(cell_area_m2)), cell_area_m2)
+    pieces = _merge_slivers(lattice.pieces(math.sqrt(cell_area_m2)), cell_area_m2)
     if len(pieces) > MAX_CELLS:
         raise GridGenerationError(
             _("That makes %(n)d cells; a community has at most %(max)d.")
@@ -145,18 +160,12 @@ def generate_grid(
                 code=f"{community.code}{n:03d}",
                 name=f"{community.name}第{n}网格",
                 community=community,
-                boundary=_to_wgs84(piece.shape, metric),
+                boundary=piece.shape,
                 households=share,
             )
             for n, (piece, share) in enumerate(zip(pieces, shares, strict=True), start=1)
         ]
         return GridCell.objects.bulk_create(cells)
-
-
-def _to_wgs84(shape: MultiPolygon, metric: SpatialReference) -> MultiPolygon:
-    geometry = shape.transform(CoordTransform(metric, SpatialReference(4326)), clone=True)
-    geometry.srid = 4326
-    return polygonal(geometry)
 
 
 def _households(pieces: list[Piece], total: int) -> list[int]:

@@ -83,13 +83,13 @@ def build_territory() -> Territory:
     )
     street_a = Street.objects.create(
         code="420106002",
-        name="积玉桥街道",
+        name="杨园街道",
         district=district,
         boundary=box(114.295, 30.55, 114.325, 30.565),
     )
     street_b = Street.objects.create(
         code="420106003",
-        name="杨园街道",
+        name="徐家棚街道",
         district=district,
         boundary=box(114.295, 30.535, 114.325, 30.55),
     )
@@ -139,7 +139,7 @@ def _user(username: str, role: str, **unit) -> User:
 
 
 def build_cast(t: Territory) -> Cast:
-    department = Department.objects.create(name="积玉桥城管中队", kind="城管", street=t.street_a)
+    department = Department.objects.create(name="杨园城管中队", kind="城管", street=t.street_a)
     worker = _user("worker", Role.GRID_WORKER, community=t.a1)
     worker2 = _user("worker2", Role.GRID_WORKER, community=t.a1)
     cell = t.cell(f"{t.a1.code}001")

@@ -78,7 +78,7 @@ def test_a_department_returns_the_case_and_the_street_redispatches_it(cast):
     from grid.models import Department, Post, Role
 
     housing = Department.objects.create(
-        name="积玉桥房管所", kind="房管", street=cast.department.street
+        name="杨园房管所", kind="房管", street=cast.department.street
     )
     housing_handler = make_user("housing")
     Post.objects.create(user=housing_handler, role=Role.HANDLER, department=housing)
