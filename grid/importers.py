@@ -116,6 +116,15 @@ def _transform(source: DataSource, layer, path: Path) -> CoordTransform | None:
 
 
 def _field(feature, names: tuple[str, ...], explicit: str | None):
+    try:
+        return _lookup(feature, names, explicit)
+    except UnicodeDecodeError:
+        raise BoundaryImportError(
+            _("The attributes are not UTF-8; give their encoding, e.g. --encoding cp936 for GBK.")
+        ) from None
+
+
+def _lookup(feature, names: tuple[str, ...], explicit: str | None):
     available = feature.fields
     if explicit:
         if explicit not in available:
