@@ -8,6 +8,8 @@ its message, a case outside the territory a 404.
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
@@ -106,6 +108,19 @@ def _case_or_404(request: Request, number: str) -> Case:
         raise NotFound(str(exc)) from None
 
 
+@extend_schema(
+    methods=["GET"],
+    operation_id="cases_list",
+    responses={200: OpenApiTypes.OBJECT},
+    parameters=[OpenApiParameter("state", str, description="only cases in this state")],
+)
+@extend_schema(
+    methods=["POST"],
+    operation_id="cases_report",
+    request=ReportSerializer,
+    responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    description="Report a case. A client_id already used returns the first case with 200.",
+)
 @api_view(["GET", "POST"])
 @parser_classes(PARSERS)
 def cases(request: Request) -> Response:
@@ -135,6 +150,7 @@ def cases(request: Request) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
+@extend_schema(operation_id="cases_detail", responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def case(request: Request, number: str) -> Response:
     return Response(case_detail(_case_or_404(request, number), request.user))
@@ -202,6 +218,13 @@ def _arguments(action: str, data) -> dict:
     return kwargs
 
 
+@extend_schema(
+    operation_id="cases_action",
+    request=OpenApiTypes.OBJECT,
+    responses={200: OpenApiTypes.OBJECT},
+    description="Run a step: triage, reject, return, dispatch, handle, mediate, verify, "
+    "return-visit, claim or unclaim. Send task_id to refuse a stale submission.",
+)
 @api_view(["POST"])
 @parser_classes(PARSERS)
 def case_action(request: Request, number: str, action: str) -> Response:
