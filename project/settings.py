@@ -48,6 +48,8 @@ VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 
 INSTALLED_APPS = [
     "daphne",
+    # First, so our templates (registration/login.html) win over viewflow's.
+    "frontend",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,7 +68,6 @@ INSTALLED_APPS = [
     "viewflow.workflow",
     "grid",
     "cases",
-    "frontend",
 ]
 
 MIDDLEWARE = [
