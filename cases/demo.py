@@ -1,8 +1,9 @@
 """Demo cases in every state, made through the services as real people would.
 
 Called by `manage.py seed_demo` after the territory and the demo users
-exist. Each street gets one case per state, at a point inside one of its
-cells, so the map, the queues and the metrics all have something to show.
+exist. Each staffed community gets one case per state, at random points
+inside one of its cells, so the map, the queues and the metrics all have
+something to show.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Point
 
 from cases import services
 from cases.models import Case, Category, ClosureReason, Satisfaction, Source
-from grid.models import CellAssignment, Department, GridCell, Post, Role, Street
+from grid.models import CellAssignment, Community, Department, GridCell, Post, Role, Street
 
 User = get_user_model()
 
@@ -45,19 +47,20 @@ class Cast:
             | Department.objects.filter(district=street.district)
         )
 
-    def community_with_team(self):
-        """A community that has a dispatcher, a mediator and two grid workers on one cell."""
-        for post in self.by_role.get(Role.DISPATCHER, []):
-            community = post.community
-            cells = GridCell.objects.filter(community=community)
-            for cell in cells:
-                workers = list(
-                    User.objects.filter(
-                        cell_assignments__in=CellAssignment.objects.current().filter(cell=cell)
-                    ).distinct()[:2]
+    def cell_with_two_workers(self, community, rng: random.Random):
+        """A cell of the community covered by two grid workers, and those two."""
+        cells = list(GridCell.objects.filter(community=community).order_by("code"))
+        rng.shuffle(cells)
+        for cell in cells:
+            workers = list(
+                User.objects.filter(
+                    cell_assignments__in=CellAssignment.objects.current().filter(cell=cell)
                 )
-                if len(workers) == 2:
-                    return community, cell, workers
+                .distinct()
+                .order_by("pk")[:2]
+            )
+            if len(workers) == 2:
+                return cell, workers
         return None
 
     def first(self, role: str, **match):
@@ -67,21 +70,32 @@ class Cast:
         return None
 
 
-def _point_in(cell: GridCell) -> tuple[float, float]:
+def _point_in(cell: GridCell, rng: random.Random) -> tuple[float, float]:
+    """A random point inside the cell (its interior point if sampling is unlucky)."""
+    x0, y0, x1, y1 = cell.boundary.extent
+    for _ in range(50):
+        point = Point(rng.uniform(x0, x1), rng.uniform(y0, y1), srid=4326)
+        if cell.boundary.contains(point):
+            return point.x, point.y
     point = cell.boundary.point_on_surface
     return point.x, point.y
 
 
-def seed_demo_cases(street: Street, rng: random.Random | None = None) -> list[Case]:
-    """One case in every state for this street; returns them. Skips a street without a team."""
-    rng = rng or random.Random(street.pk)
+def seed_demo_cases(community: Community, rng: random.Random | None = None) -> list[Case]:
+    """One case in every state in this community; returns them.
+
+    Needs the community's dispatcher, a cell with two grid workers and the
+    street's coordinator; returns [] for a community without them.
+    """
+    rng = rng or random.Random(community.pk)
+    street = community.street
     cast = Cast(street)
-    team = cast.community_with_team()
+    team = cast.cell_with_two_workers(community, rng)
     coordinator = cast.first(Role.COORDINATOR)
-    if team is None or coordinator is None:
-        return []
-    community, cell, (worker, worker2) = team
     dispatcher = cast.first(Role.DISPATCHER, community=community)
+    if team is None or coordinator is None or dispatcher is None:
+        return []
+    cell, (worker, worker2) = team
     mediator = cast.first(Role.MEDIATOR, community=community)
     street_mediator = cast.first(Role.MEDIATOR, street=street)
     department = next((d for d in cast.departments), None)
@@ -96,7 +110,7 @@ def seed_demo_cases(street: Street, rng: random.Random | None = None) -> list[Ca
             actor=worker,
             category=Category.objects.get(code=code),
             description=DESCRIPTIONS.get(code, "网格巡查发现问题"),
-            location=_point_in(cell),
+            location=_point_in(cell, rng),
             source=Source.GRID_WORKER,
             **kw,
         ).case

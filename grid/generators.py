@@ -24,7 +24,9 @@ from django.utils.translation import gettext as _
 from grid.geometry import local_metric_srs, polygonal
 from grid.models import Community, GridCell
 
-SLIVER = 0.1
+# Pieces under this share of the target area join a neighbour: a street office
+# expects cells of comparable size, not strips along the edges.
+SLIVER = 0.35
 MAX_CELLS = 999
 
 

@@ -73,8 +73,10 @@ class Seeder:
         user = User.objects.create(
             username=username,
             password=self.password,
-            last_name=self.rng.choice(SURNAMES),
-            first_name="".join(self.rng.choices(GIVEN, k=self.rng.choice([1, 2]))),
+            # The whole Chinese name in first_name: get_full_name() would put a
+            # separate surname last, the Western way.
+            first_name=self.rng.choice(SURNAMES)
+            + "".join(self.rng.choices(GIVEN, k=self.rng.choice([1, 2]))),
         )
         self.logins.append(Login(role, username, territory))
         return user
@@ -207,8 +209,8 @@ def seed(
     rng = random.Random(seed_value)
     logins = Seeder(load(district), communities_per_street=communities_per_street, rng=rng).run()
     if with_cases:
-        for street in Street.objects.filter(code=STAFFED_STREET):
-            seed_demo_cases(street, rng)
+        for community in Community.objects.filter(street__code=STAFFED_STREET).order_by("code"):
+            seed_demo_cases(community, rng)
     return logins
 
 
