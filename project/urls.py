@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("cases.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("cases/", include("cases.urls")),
     path("", include("frontend.urls")),
 ]
 if settings.DEBUG:

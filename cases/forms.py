@@ -1,0 +1,208 @@
+"""Forms of the role screens. They only parse input; every rule lives in cases.services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import REJECTION_REASONS, Category, ClosureReason, Satisfaction, Source, Urgency
+from grid.models import Department
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    widget = MultipleFileInput(attrs={"accept": "image/*", "multiple": True})
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(PhotosField, self).clean(f, initial) for f in files]
+
+
+def category_choices():
+    groups = {}
+    for category in Category.objects.filter(active=True).select_related("parent"):
+        if category.parent_id:
+            groups.setdefault(category.parent.display_name, []).append(
+                (category.code, f"{category.code} {category.display_name}")
+            )
+    return [("", "---------"), *groups.items()]
+
+
+class StepForm(forms.Form):
+    task_id = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class TriageForm(StepForm):
+    ROUTES = [
+        ("onsite", _("On-site handling by the grid worker")),
+        ("mediation", _("Mediation (disputes)")),
+        ("street_dispatch", _("Up to the street for dispatch")),
+    ]
+    route = forms.ChoiceField(label=_("Route"), choices=ROUTES)
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, case=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = category_choices()
+        if case is not None:
+            self.initial.setdefault("category", case.category.code)
+            self.initial.setdefault("urgency", case.urgency)
+
+
+REJECT_CHOICES = [(r.value, r.label) for r in REJECTION_REASONS]
+
+
+class RejectForm(StepForm):
+    reason = forms.ChoiceField(label=_("Reason"), choices=REJECT_CHOICES)
+    duplicate_of = forms.CharField(
+        label=_("Duplicate of case number"), required=False, max_length=32
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == ClosureReason.DUPLICATE and not data.get("duplicate_of"):
+            self.add_error("duplicate_of", _("Name the case this one duplicates."))
+        return data
+
+
+class ReturnForm(StepForm):
+    reason = forms.CharField(
+        label=_("Why it is not ours"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class DispatchForm(StepForm):
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), required=False
+    )
+    to_mediation = forms.BooleanField(label=_("To the street mediation centre"), required=False)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, case=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if case is not None:
+            self.fields["department"].queryset = Department.objects.filter(
+                street=case.street
+            ) | Department.objects.filter(district_id=case.street.district_id)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("department") and not data.get("to_mediation"):
+            raise forms.ValidationError(_("Choose a department or the mediation centre."))
+        return data
+
+
+class HandleForm(StepForm):
+    result = forms.CharField(label=_("What was done"), widget=forms.Textarea(attrs={"rows": 3}))
+    photos = PhotosField(label=_("Photos"), required=False)
+
+
+class MediateForm(StepForm):
+    OUTCOMES = [("success", _("Agreement reached")), ("failure", _("Mediation failed"))]
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label=_("Agreement, or why it failed"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class VerifyForm(StepForm):
+    OUTCOMES = [("passed", _("Fixed")), ("failed", _("Not fixed: back to the handler"))]
+    outcome = forms.ChoiceField(label=_("On site"), choices=OUTCOMES, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    photos = PhotosField(label=_("Photos"), required=False)
+
+
+class ReturnVisitForm(StepForm):
+    satisfaction = forms.ChoiceField(
+        label=_("Resident's rating"), choices=Satisfaction.choices, widget=forms.RadioSelect
+    )
+    words = forms.CharField(
+        label=_("The resident's words"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    reopen = forms.BooleanField(label=_("Reopen if unsatisfied"), required=False, initial=True)
+
+
+class ClaimForm(StepForm):
+    pass
+
+
+class ReportForm(forms.Form):
+    category = forms.ChoiceField(label=_("Category"))
+    urgency = forms.ChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, initial=Urgency.GENERAL
+    )
+    major_hazard = forms.BooleanField(label=_("Major safety hazard"), required=False)
+    description = forms.CharField(
+        label=_("Description"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    address = forms.CharField(label=_("Address"), max_length=200, required=False)
+    lon = forms.FloatField(label=_("Longitude"), min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("Latitude"), min_value=-90, max_value=90)
+    source = forms.ChoiceField(
+        label=_("Source"),
+        choices=[(Source.HOTLINE, Source.HOTLINE.label), (Source.WALK_IN, Source.WALK_IN.label)],
+    )
+    reporter_name = forms.CharField(label=_("Reporter's name"), max_length=60, required=False)
+    reporter_phone = forms.CharField(label=_("Reporter's phone"), max_length=30, required=False)
+    party1_name = forms.CharField(label=_("Party 1"), max_length=60, required=False)
+    party1_phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    party2_name = forms.CharField(label=_("Party 2"), max_length=60, required=False)
+    party2_phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    photos = PhotosField(label=_("Photos"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = category_choices()
+
+    def parties(self) -> list[dict]:
+        return [
+            {
+                "name": self.cleaned_data[f"party{i}_name"],
+                "phone": self.cleaned_data[f"party{i}_phone"],
+            }
+            for i in (1, 2)
+            if self.cleaned_data.get(f"party{i}_name")
+        ]
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("reject", _("Reject")),
+        ("merge", _("Merge as duplicates of")),
+        ("dispatch", _("Dispatch")),
+    ]
+    numbers = forms.MultipleChoiceField(label=_("Cases"))
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REJECT_CHOICES, required=False)
+    duplicate_of = forms.CharField(label=_("Original case number"), required=False)
+    route = forms.ChoiceField(label=_("Route"), choices=TriageForm.ROUTES, required=False)
+    note = forms.CharField(label=_("Note"), required=False)
+
+    def __init__(self, *args, numbers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["numbers"].choices = [(n, n) for n in numbers]
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action == "merge" and not data.get("duplicate_of"):
+            self.add_error("duplicate_of", _("Name the original case."))
+        if action == "reject" and not data.get("reason"):
+            self.add_error("reason", _("Choose a rejection reason."))
+        if action == "dispatch" and not data.get("route"):
+            self.add_error("route", _("Choose where the cases go."))
+        return data

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from cases import views
+
+app_name = "cases"
+urlpatterns = [
+    path("tasks/", views.my_tasks, name="tasks"),
+    path("triage/", views.triage_queue, name="triage"),
+    path("triage/bulk/", views.triage_bulk, name="triage-bulk"),
+    path("new/", views.report, name="report"),
+    path("<str:number>/", views.case_detail, name="detail"),
+    path("<str:number>/<str:action>/", views.case_action, name="action"),
+]
