@@ -76,11 +76,18 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def metrics(
-    cases: QuerySet[Case], *, start: datetime, end: datetime, group: str = "street"
+    cases: QuerySet[Case],
+    *,
+    start: datetime,
+    end: datetime,
+    group: str = "street",
+    with_durations: bool = True,
 ) -> dict[int | None, UnitMetrics]:
     """Figures for cases reported in [start, end), grouped by `group`.
 
-    Pass cases already limited to the caller's territory.
+    Pass cases already limited to the caller's territory. Times to close read
+    every closed case of the period into Python (for the p90); callers that
+    only need counts and rates skip them with with_durations=False.
     """
     key = GROUPS[group]
     period = cases.filter(reported_at__gte=start, reported_at__lt=end)
@@ -114,14 +121,20 @@ def metrics(
         u = unit(row.pop(key))
         for name, value in row.items():
             setattr(u, name, value or 0)
+    if with_durations:
+        _add_durations(units, period, key)
+    return units
+
+
+def _add_durations(units: dict, period: QuerySet[Case], key: str) -> None:
     durations: dict[int | None, list[float]] = {}
     closed = period.filter(state=State.CLOSED, closed_at__isnull=False)
     for pk, reported_at, closed_at in closed.values_list(key, "reported_at", "closed_at"):
         durations.setdefault(pk, []).append((closed_at - reported_at) / timedelta(hours=1))
     for pk, hours in durations.items():
-        unit(pk).mean_hours_to_close = round(sum(hours) / len(hours), 2)
-        unit(pk).p90_hours_to_close = round(percentile(hours, 0.9), 2)
-    return units
+        unit = units.setdefault(pk, UnitMetrics(unit_id=pk))
+        unit.mean_hours_to_close = round(sum(hours) / len(hours), 2)
+        unit.p90_hours_to_close = round(percentile(hours, 0.9), 2)
 
 
 SUMMED = [

@@ -59,6 +59,15 @@ def map_boundaries(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_GET
+def map_cells(request: HttpRequest) -> JsonResponse:
+    bbox = _bbox(request)
+    if bbox is None:
+        return JsonResponse({"error": "bbox=west,south,east,north is required"}, status=400)
+    return JsonResponse(mapdata.cells_in_view(request.user, bbox))
+
+
+@login_required
+@require_GET
 def map_snapshot(request: HttpRequest) -> JsonResponse:
     filters = mapdata.Filters.from_query(request.GET)
     return JsonResponse(mapdata.snapshot(request.user, filters, _bbox(request)))

@@ -101,3 +101,15 @@ def test_the_map_speaks_chinese_by_default_and_english_on_request(client, cast):
     assert "响应率" in client.get("/map/").content.decode()
     client.cookies["django_language"] = "en"
     assert "Response rate" in client.get("/map/").content.decode()
+
+
+def test_a_large_territory_sends_cells_per_viewport(client, cast, territory, monkeypatch):
+    monkeypatch.setattr(mapdata, "MAX_CELLS", 4)
+    client.force_login(cast.leader)  # street A has 8 cells
+    assert client.get("/map/boundaries.json").json()["cells"] is None
+    a1 = territory.a1.boundary.extent
+    cells = client.get("/map/cells.json?bbox=" + ",".join(map(str, a1))).json()
+    codes = {f["properties"]["code"] for f in cells["features"]}
+    assert {"420106002001001", "420106002001004"} <= codes
+    assert all(code.startswith("420106002") for code in codes)
+    assert client.get("/map/cells.json").status_code == 400

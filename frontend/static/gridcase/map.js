@@ -59,9 +59,7 @@
   }
   function loadBoundaries() {
     return getJSON("/map/boundaries.json").then(function (data) {
-      layers.cells = geo(data.cells, shadeCell, function (f, layer) {
-        layer.on("click", function () { showCell(f.id); });
-      }).addTo(map);
+      if (data.cells) showCells(data.cells); else state.cellsByView = true;
       layers.communities = geo(data.communities, { color: "#334e68", weight: 2, fill: false }, function (f, layer) {
         layer.bindTooltip(function () { return communityTooltip(f); }, { sticky: true });
       }).addTo(map);
@@ -73,6 +71,23 @@
       var bounds = layers.streets.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.55, 114.3], 12);
     });
+  }
+  function showCells(collection) {
+    if (layers.cells) map.removeLayer(layers.cells);
+    layers.cells = geo(collection, shadeCell, function (f, layer) {
+      layer.on("click", function () { showCell(f.id); });
+    }).addTo(map);
+    layers.cells.bringToBack();
+  }
+  // A city has too many cells to send at once: fetch those in view when zoomed in.
+  var CELL_ZOOM = 14;
+  function loadCellsInView() {
+    if (!state.cellsByView) return;
+    if (map.getZoom() < CELL_ZOOM) {
+      if (layers.cells) { map.removeLayer(layers.cells); layers.cells = null; }
+      return;
+    }
+    getJSON("/map/cells.json?bbox=" + bboxParam()).then(showCells);
   }
   function communityTooltip(f) {
     var s = state.communityStats[String(f.id)] || {};
@@ -229,7 +244,8 @@
   loadBoundaries()
     .then(function () { return Promise.all([loadSnapshot(), loadStats()]); })
     .then(function () {
-      map.on("moveend", function () { loadSnapshot(); });
+      map.on("moveend", function () { loadSnapshot(); loadCellsInView(); });
+      loadCellsInView();
       connect();
     });
 })();
