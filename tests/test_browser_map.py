@@ -46,6 +46,19 @@ def chromium():
             browser.close()
 
 
+def open_map(browser, url: str, session: Client):
+    """A logged-in leader's map, live (its WebSocket connected)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    cookie = session.cookies["sessionid"].value
+    context.add_cookies(
+        [{"name": "sessionid", "value": cookie, "domain": "127.0.0.1", "path": "/"}]
+    )
+    page = context.new_page()
+    page.goto(url + "/map/")
+    page.wait_for_function("window.gridcaseMap && window.gridcaseMap.connected", timeout=10000)
+    return context, page
+
+
 def report_through_api(url: str, token: str, description: str) -> str:
     lon, lat = POINT_A1_001
     data = {"category": "0401", "description": description, "lon": lon, "lat": lat}
@@ -64,20 +77,7 @@ def test_a_reported_case_appears_live_and_after_a_cut_connection(reference_data)
     ARTIFACTS.mkdir(exist_ok=True)
 
     with live_server() as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": session.cookies["sessionid"].value,
-                    "domain": "127.0.0.1",
-                    "path": "/",
-                }
-            ]
-        )
-        page = context.new_page()
-        page.goto(url + "/map/")
-        page.wait_for_function("window.gridcaseMap && window.gridcaseMap.connected", timeout=10000)
+        context, page = open_map(browser, url, session)
         page.wait_for_function("document.querySelector('[data-stat=open]').textContent === '0'")
         page.screenshot(path=str(ARTIFACTS / "map-empty.png"))
 
@@ -118,20 +118,7 @@ def test_a_case_reported_to_one_process_reaches_a_map_on_another(reference_data)
     session.force_login(cast.leader)
 
     with live_server() as url_a, live_server() as url_b, chromium() as browser:
-        context = browser.new_context()
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": session.cookies["sessionid"].value,
-                    "domain": "127.0.0.1",
-                    "path": "/",
-                }
-            ]
-        )
-        page = context.new_page()
-        page.goto(url_b + "/map/")
-        page.wait_for_function("window.gridcaseMap && window.gridcaseMap.connected", timeout=10000)
+        context, page = open_map(browser, url_b, session)
         number = report_through_api(url_a, token, "跨进程")
         marker_shown(page, number, timeout_ms=3000)
         assert page.evaluate("window.gridcaseMap.eventsApplied") >= 1
