@@ -27,7 +27,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_database_url() -> str:
+def server_database_url() -> str:
     db = connection.settings_dict
     if settings.IS_POSTGIS:
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -42,7 +42,7 @@ def live_server(**env):
     environment = (
         os.environ
         | {
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": server_database_url(),
             "TIMERS": "off",
             "DEBUG": "true",
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -79,6 +79,10 @@ def test_a_reported_case_appears_live_and_after_a_cut_connection(reference_data)
     with live_server() as url, chromium() as browser:
         context, page = open_map(browser, url, session)
         page.wait_for_function("document.querySelector('[data-stat=open]').textContent === '0'")
+        # GCJ-02 (for Gaode/Tencent tiles) shifts Wuhan by a few hundred metres, not Tokyo.
+        shifted = page.evaluate("GridCaseGcj02.toGcj02(114.302, 30.558)")
+        assert 0.003 < shifted[0] - 114.302 < 0.008 and -0.004 < shifted[1] - 30.558 < 0.001
+        assert page.evaluate("GridCaseGcj02.toGcj02(139.69, 35.69)") == [139.69, 35.69]
         page.screenshot(path=str(ARTIFACTS / "map-empty.png"))
 
         first = report_through_api(url, token, "楼道堆物")
