@@ -8,6 +8,7 @@ its message, a case outside the territory a 404.
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -19,16 +20,20 @@ from rest_framework.response import Response
 
 from cases import services
 from cases.models import (
+    OPEN_STATES,
     REJECTION_REASONS,
     Case,
     Category,
+    DeadlineState,
     Satisfaction,
     Source,
+    State,
     Urgency,
 )
 from grid.models import Department
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
+MAX_PAGE = 500
 
 
 class PartySerializer(serializers.Serializer):
@@ -101,6 +106,124 @@ def case_detail(case: Case, user) -> dict:
     }
 
 
+class ListFilters(serializers.Serializer):
+    state = serializers.ChoiceField(State.choices, required=False)
+    category = serializers.CharField(max_length=8, required=False)
+    community = serializers.CharField(max_length=12, required=False)
+    cell = serializers.CharField(max_length=15, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    overdue = serializers.BooleanField(required=False)
+    cursor = serializers.IntegerField(required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=100)
+
+
+def _case_list(request: Request) -> Response:
+    """Newest first, by a cursor on the primary key: stable while cases keep arriving."""
+    params = ListFilters(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    f = params.validated_data
+    qs = services.visible_cases(request.user).select_related(
+        "category", "street", "community", "cell"
+    )
+    if "state" in f:
+        qs = qs.filter(state=f["state"])
+    if "category" in f:
+        qs = qs.filter(Q(category__code=f["category"]) | Q(category__parent__code=f["category"]))
+    if "community" in f:
+        qs = qs.filter(community__code=f["community"])
+    if "cell" in f:
+        qs = qs.filter(cell__code=f["cell"])
+    if "since" in f:
+        qs = qs.filter(reported_at__gte=f["since"])
+    if "until" in f:
+        qs = qs.filter(reported_at__lt=f["until"])
+    if f.get("overdue"):
+        qs = qs.filter(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)
+    if "cursor" in f:
+        qs = qs.filter(pk__lt=f["cursor"])
+    page = list(qs.order_by("-pk")[: f["limit"] + 1])
+    more = len(page) > f["limit"]
+    page = page[: f["limit"]]
+    return Response(
+        {
+            "results": [case_summary(c) for c in page],
+            "next_cursor": page[-1].pk if more else None,
+        }
+    )
+
+
+@extend_schema(operation_id="categories", responses={200: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+def categories(request: Request) -> Response:
+    rows = Category.objects.filter(active=True).select_related("parent").order_by("code")
+    return Response(
+        [
+            {
+                "code": c.code,
+                "name": c.name,
+                "name_en": c.name_en,
+                "group": c.parent.code if c.parent else None,
+                "dispute": c.is_dispute,
+                "hazard": c.is_hazard,
+            }
+            for c in rows
+        ]
+    )
+
+
+@extend_schema(operation_id="my_tasks", responses={200: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+def tasks(request: Request) -> Response:
+    from cases.queues import my_tasks
+
+    rows = my_tasks(request.user)[:MAX_PAGE]
+    return Response(
+        [
+            case_summary(c) | {"task_id": c.task_id, "claimed_by_me": c.task_owner_id is not None}
+            for c in rows
+        ]
+    )
+
+
+class MetricsParams(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    group = serializers.ChoiceField(["cell", "community", "street", "department"], default="street")
+
+
+@extend_schema(
+    operation_id="metrics", parameters=[MetricsParams], responses={200: OpenApiTypes.OBJECT}
+)
+@api_view(["GET"])
+def metrics_view(request: Request) -> Response:
+    from cases.metrics import metrics
+
+    params = MetricsParams(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    p = params.validated_data
+    if p["end"] <= p["start"]:
+        raise ValidationError({"end": "end must be after start."})
+    units = metrics(
+        services.visible_cases(request.user), start=p["start"], end=p["end"], group=p["group"]
+    )
+    return Response(
+        {
+            "group": p["group"],
+            "units": [
+                {
+                    "id": pk,
+                    **{k: v for k, v in vars(u).items() if k != "unit_id"},
+                    "response_rate": u.response_rate,
+                    "resolution_rate": u.resolution_rate,
+                    "satisfaction_rate": u.satisfaction_rate,
+                }
+                for pk, u in units.items()
+            ],
+        }
+    )
+
+
 def _case_or_404(request: Request, number: str) -> Case:
     try:
         return services.get_case_for(request.user, number)
@@ -125,12 +248,7 @@ def _case_or_404(request: Request, number: str) -> Case:
 @parser_classes(PARSERS)
 def cases(request: Request) -> Response:
     if request.method == "GET":
-        qs = services.visible_cases(request.user).select_related(
-            "category", "street", "community", "cell"
-        )
-        if state := request.query_params.get("state"):
-            qs = qs.filter(state=state)
-        return Response([case_summary(c) for c in qs.order_by("-reported_at")[:200]])
+        return _case_list(request)
     serializer = ReportSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)

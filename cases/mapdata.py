@@ -128,7 +128,7 @@ def boundaries(user) -> dict:
 
 def cells_in_view(user, bbox: tuple[float, float, float, float]) -> dict:
     """The territory's cells inside a viewport, at most MAX_CELLS of them."""
-    cells = Territory.for_user(user).cells().filter(boundary__bboverlaps=Polygon.from_bbox(bbox))
+    cells = Territory.for_user(user).cells().filter(boundary__intersects=Polygon.from_bbox(bbox))
     return _collection(cells.order_by("code")[:MAX_CELLS], "cell", ("community_id",))
 
 
