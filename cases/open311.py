@@ -1,0 +1,333 @@
+"""Open311 GeoReport v2 under /open311/v2/: discovery, services, requests.
+
+Our second-level categories are the services. Requests created here are
+ordinary cases (source "api"), located and triaged like any other. Every
+request answers in JSON or XML by its extension, with the spec's error list
+on a 400 or 404. `api_key` is a GridCase API token: it is required to create
+requests and, because case data is not public in a street office, to read
+them; it limits reads to the key holder's territory.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.gis.geos import Point
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authtoken.models import Token
+
+from cases import services
+from cases.models import OPEN_STATES, Case, Category, Source
+
+CHINA = ZoneInfo("Asia/Shanghai")
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_REQUESTS = 1000
+MAX_DESCRIPTION = 4000
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.astimezone(CHINA).isoformat(timespec="seconds") if value else None
+
+
+def _render(fmt: str, root: str, item: str, rows: list[dict], status: int = 200) -> HttpResponse:
+    if fmt == "json":
+        return HttpResponse(
+            json.dumps(rows, ensure_ascii=False),
+            status=status,
+            content_type="application/json; charset=utf-8",
+        )
+    top = ET.Element(root)
+    for row in rows:
+        _xml_item(ET.SubElement(top, item), row)
+    body = ET.tostring(top, encoding="unicode", xml_declaration=False)
+    return HttpResponse(
+        '<?xml version="1.0" encoding="utf-8"?>' + body,
+        status=status,
+        content_type="text/xml; charset=utf-8",
+    )
+
+
+def _xml_item(element: ET.Element, row: dict) -> None:
+    for key, value in row.items():
+        child = ET.SubElement(element, key)
+        if isinstance(value, dict):
+            _xml_item(child, value)
+        elif isinstance(value, list):
+            singular = {
+                "attributes": "attribute",
+                "values": "value",
+                "endpoints": "endpoint",
+                "formats": "format",
+                "keywords": "keyword",
+            }.get(key, "item")
+            for entry in value:
+                sub = ET.SubElement(child, singular)
+                if isinstance(entry, dict):
+                    _xml_item(sub, entry)
+                else:
+                    sub.text = str(entry)
+        elif isinstance(value, bool):
+            child.text = "true" if value else "false"
+        elif value is not None:
+            child.text = str(value)
+
+
+def _error(fmt: str, exc: Open311Error) -> HttpResponse:
+    return _render(
+        fmt,
+        "errors",
+        "error",
+        [{"code": exc.code, "description": exc.description}],
+        status=exc.code,
+    )
+
+
+def _format(fmt: str) -> str:
+    if fmt not in ("json", "xml"):
+        raise Open311Error(404, "Unknown format; use .json or .xml.")
+    return fmt
+
+
+def handles_errors(view):
+    def wrapper(request: HttpRequest, fmt: str, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, _format(fmt), *args, **kwargs)
+        except Open311Error as exc:
+            return _error(fmt if fmt in ("json", "xml") else "json", exc)
+
+    wrapper.__name__ = view.__name__
+    return csrf_exempt(wrapper)
+
+
+def _user_for(api_key: str | None):
+    if not api_key:
+        raise Open311Error(400, "api_key is required.")
+    token = Token.objects.select_related("user").filter(key=api_key).first()
+    if token is None or not token.user.is_active:
+        raise Open311Error(400, "api_key is not valid (unknown or revoked).")
+    return token.user
+
+
+def _services():
+    return Category.objects.filter(active=True, parent__isnull=False).select_related("parent")
+
+
+def _service(category: Category) -> dict:
+    return {
+        "service_code": category.code,
+        "service_name": category.name,
+        "description": category.name_en or category.name,
+        "metadata": category.is_dispute or category.is_hazard,
+        "type": "realtime",
+        "keywords": [category.parent.name, category.name_en] if category.name_en else [],
+        "group": category.parent.name,
+    }
+
+
+def _attributes(category: Category) -> list[dict]:
+    attributes = []
+    if category.is_dispute:
+        attributes.append(
+            {
+                "variable": True,
+                "code": "parties",
+                "datatype": "string",
+                "required": False,
+                "datatype_description": "Names of the parties, separated by commas",
+                "order": 1,
+                "description": "当事人 (parties to the dispute)",
+            }
+        )
+    if category.is_hazard:
+        attributes.append(
+            {
+                "variable": True,
+                "code": "major_hazard",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": None,
+                "order": 1,
+                "description": "重大安全隐患 (major safety hazard: goes straight to the street)",
+                "values": [{"key": "false", "name": "否"}, {"key": "true", "name": "是"}],
+            }
+        )
+    return attributes
+
+
+@handles_errors
+def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
+    base = request.build_absolute_uri("/open311/v2/")
+    row = {
+        "changeset": _time(timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)),
+        "contact": "GridCase",
+        "key_service": "Ask the street office's administrator for an API token.",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": base,
+                "changeset": "2026-11-22T00:00:00+08:00",
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+    if fmt == "json":
+        return HttpResponse(
+            json.dumps(row, ensure_ascii=False), content_type="application/json; charset=utf-8"
+        )
+    top = ET.Element("discovery")
+    _xml_item(top, row)
+    return HttpResponse(
+        '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"),
+        content_type="text/xml; charset=utf-8",
+    )
+
+
+@handles_errors
+def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
+    return _render(fmt, "services", "service", [_service(c) for c in _services()])
+
+
+@handles_errors
+def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpResponse:
+    category = _services().filter(code=code).first()
+    if category is None:
+        raise Open311Error(404, f"No service {code}.")
+    row = {"service_code": category.code, "attributes": _attributes(category)}
+    if fmt == "json":
+        return HttpResponse(
+            json.dumps(row, ensure_ascii=False), content_type="application/json; charset=utf-8"
+        )
+    top = ET.Element("service_definition")
+    _xml_item(top, row)
+    return HttpResponse(
+        '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"),
+        content_type="text/xml; charset=utf-8",
+    )
+
+
+def _request_row(case: Case) -> dict:
+    closed = case.state not in OPEN_STATES
+    notes = case.get_state_display()
+    if case.closure_reason:
+        notes += f" · {case.get_closure_reason_display()}"
+    return {
+        "service_request_id": case.number,
+        "status": "closed" if closed else "open",
+        "status_notes": f"{case.state}: {notes}",
+        "service_name": case.category.name,
+        "service_code": case.category.code,
+        "description": case.description,
+        "agency_responsible": case.department.name if case.department else case.street.name,
+        "service_notice": "",
+        "requested_datetime": _time(case.reported_at),
+        "updated_datetime": _time(case.updated),
+        "expected_datetime": _time(case.step_due) if not closed else None,
+        "address": case.address,
+        "address_id": "",
+        "zipcode": "",
+        "lat": case.location.y,
+        "long": case.location.x,
+        "media_url": "",
+    }
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.tzinfo is None:
+        raise Open311Error(400, f"{name} must be an ISO 8601 date-time with a time zone.")
+    return parsed
+
+
+@handles_errors
+def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
+    if request.method == "POST":
+        return _create(request, fmt)
+    user = _user_for(request.GET.get("api_key"))
+    cases = services.visible_cases(user).select_related("category", "street", "department")
+    ids = request.GET.get("service_request_id")
+    if ids:
+        cases = cases.filter(number__in=[i.strip() for i in ids.split(",") if i.strip()])
+    else:
+        end = _date(request.GET.get("end_date"), "end_date") or timezone.now()
+        start = _date(request.GET.get("start_date"), "start_date") or end - DEFAULT_WINDOW
+        cases = cases.filter(reported_at__gte=start, reported_at__lte=end)
+        if codes := request.GET.get("service_code"):
+            cases = cases.filter(category__code__in=codes.split(","))
+        if status := request.GET.get("status"):
+            wanted = set(status.split(","))
+            if not wanted <= {"open", "closed"}:
+                raise Open311Error(400, "status must be open, closed or both.")
+            if wanted == {"open"}:
+                cases = cases.filter(state__in=OPEN_STATES)
+            elif wanted == {"closed"}:
+                cases = cases.exclude(state__in=OPEN_STATES)
+    rows = [_request_row(c) for c in cases.order_by("-reported_at")[:MAX_REQUESTS]]
+    return _render(fmt, "service_requests", "request", rows)
+
+
+@handles_errors
+def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
+    user = _user_for(request.GET.get("api_key"))
+    case = services.visible_cases(user).select_related("category", "street", "department")
+    case = case.filter(number=number).first()
+    if case is None:
+        raise Open311Error(404, f"No service request {number}.")
+    return _render(fmt, "service_requests", "request", [_request_row(case)])
+
+
+def _create(request: HttpRequest, fmt: str) -> HttpResponse:
+    data = request.POST
+    user = _user_for(data.get("api_key"))
+    category = _services().filter(code=data.get("service_code", "")).first()
+    if category is None:
+        raise Open311Error(400, "service_code is missing or unknown.")
+    try:
+        lon, lat = float(data["long"]), float(data["lat"])
+    except (KeyError, ValueError):
+        raise Open311Error(400, "lat and long are required, as decimal degrees (WGS-84).") from None
+    description = data.get("description", "")
+    if len(description) > MAX_DESCRIPTION:
+        raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters.")
+    parties = [
+        {"name": name.strip()}
+        for name in data.get("attribute[parties]", "").split(",")
+        if name.strip()
+    ]
+    name = " ".join(p for p in (data.get("last_name", ""), data.get("first_name", "")) if p)
+    try:
+        result = services.case_report(
+            actor=user,
+            category=category,
+            description=description,
+            location=Point(lon, lat, srid=4326),
+            source=Source.API,
+            major_hazard=data.get("attribute[major_hazard]") == "true",
+            address=data.get("address_string", "")[:200],
+            reporter_name=name[:60],
+            reporter_phone=data.get("phone", "")[:30],
+            parties=parties,
+        )
+    except services.ServiceError as exc:
+        raise Open311Error(400, str(exc)) from None
+    row = {
+        "service_request_id": result.case.number,
+        "service_notice": str(result.case.get_state_display()),
+        "account_id": "",
+    }
+    return _render(fmt, "service_requests", "request", [row], status=201 if result.created else 200)
