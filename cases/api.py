@@ -118,14 +118,9 @@ class ListFilters(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=100)
 
 
-def _case_list(request: Request) -> Response:
-    """Newest first, by a cursor on the primary key: stable while cases keep arriving."""
-    params = ListFilters(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    f = params.validated_data
-    qs = services.visible_cases(request.user).select_related(
-        "category", "street", "community", "cell"
-    )
+def _filtered(user, f: dict):
+    """The user's cases narrowed by validated ListFilters."""
+    qs = services.visible_cases(user).select_related("category", "street", "community", "cell")
     if "state" in f:
         qs = qs.filter(state=f["state"])
     if "category" in f:
@@ -140,6 +135,15 @@ def _case_list(request: Request) -> Response:
         qs = qs.filter(reported_at__lt=f["until"])
     if f.get("overdue"):
         qs = qs.filter(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)
+    return qs
+
+
+def _case_list(request: Request) -> Response:
+    """Newest first, by a cursor on the primary key: stable while cases keep arriving."""
+    params = ListFilters(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    f = params.validated_data
+    qs = _filtered(request.user, f)
     if "cursor" in f:
         qs = qs.filter(pk__lt=f["cursor"])
     page = list(qs.order_by("-pk")[: f["limit"] + 1])
@@ -377,3 +381,74 @@ def case_action(request: Request, number: str, action: str) -> Response:
     except services.NotFound:
         # The step handed the case out of the caller's territory (a department returned it).
         return Response({"number": number, "visible": False})
+
+
+class ExportRequest(ListFilters):
+    format = serializers.ChoiceField(["csv", "xlsx"])
+
+
+def _export_body(request: Request, export) -> dict:
+    body = {
+        "id": export.pk,
+        "status": export.status,
+        "format": export.format,
+        "total": export.total,
+        "done": export.done,
+        "error": export.error or None,
+        "download": None,
+    }
+    if export.status == export.Status.DONE:
+        body["download"] = request.build_absolute_uri(f"/api/v1/exports/{export.pk}/download/")
+    return body
+
+
+@extend_schema(
+    operation_id="exports_start", request=ExportRequest, responses={202: OpenApiTypes.OBJECT}
+)
+@api_view(["POST"])
+@parser_classes(PARSERS)
+def exports(request: Request) -> Response:
+    """Start a CSV or Excel export of the filtered case list; poll its URL for progress."""
+    from cases.exports import export_start
+
+    params = ExportRequest(data=request.data)
+    params.is_valid(raise_exception=True)
+    f = dict(params.validated_data)
+    fmt = f.pop("format")
+    f.pop("limit", None)
+    f.pop("cursor", None)
+    cases = _filtered(request.user, f)
+    export = export_start(
+        user=request.user, fmt=fmt, cases=cases, filters={k: str(v) for k, v in f.items()}
+    )
+    body = _export_body(request, export)
+    body["status_url"] = request.build_absolute_uri(f"/api/v1/exports/{export.pk}/")
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+def _own_export(request: Request, pk: int):
+    from cases.models import Export
+
+    export = Export.objects.filter(pk=pk, user=request.user).first()
+    if export is None:
+        raise NotFound("No such export of yours.")
+    return export
+
+
+@extend_schema(operation_id="exports_status", responses={200: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+def export_status(request: Request, pk: int) -> Response:
+    return Response(_export_body(request, _own_export(request, pk)))
+
+
+@extend_schema(operation_id="exports_download", responses={200: OpenApiTypes.BINARY})
+@api_view(["GET"])
+def export_download(request: Request, pk: int):
+    from django.http import FileResponse
+
+    export = _own_export(request, pk)
+    if export.status != export.Status.DONE:
+        raise ValidationError({"detail": f"The export is {export.status}, not done yet."})
+    return FileResponse(
+        export.file.open("rb"), as_attachment=True, filename=f"cases-{export.pk}.{export.format}"
+    )

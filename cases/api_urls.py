@@ -3,6 +3,9 @@ from django.urls import path
 from cases import api
 
 urlpatterns = [
+    path("exports/", api.exports, name="api-exports"),
+    path("exports/<int:pk>/", api.export_status, name="api-export"),
+    path("exports/<int:pk>/download/", api.export_download, name="api-export-download"),
     path("categories/", api.categories, name="api-categories"),
     path("tasks/", api.tasks, name="api-tasks"),
     path("metrics/", api.metrics_view, name="api-metrics"),

@@ -396,3 +396,27 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["user", "read"])]
+
+
+class Export(models.Model):
+    """A CSV or Excel export of a filtered case list, written in the background."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="exports")
+    format = models.CharField(max_length=4, choices=[("csv", "CSV"), ("xlsx", "Excel")])
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]

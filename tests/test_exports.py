@@ -1,0 +1,87 @@
+"""CSV and Excel exports run in the background, report progress and download."""
+
+import csv
+import io
+import time
+
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from cases.models import Case, Category
+from tests.base import build_cast, build_territory, report
+from tests.test_api_cases import api
+
+
+def many_cases(territory, n: int) -> None:
+    """n bare case rows in street A (test data, not the report path)."""
+    from django.contrib.gis.geos import Point
+
+    category = Category.objects.get(code="0401")
+    cell = territory.cell("420106002001001")
+    now = timezone.now()
+    Case.objects.bulk_create(
+        [
+            Case(
+                number=f"X{i:07d}",
+                category=category,
+                description=f"批量{i}",
+                location=Point(114.302, 30.558, srid=4326),
+                street=territory.street_a,
+                community=territory.a1,
+                cell=cell,
+                source="api",
+                reported_at=now,
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )
+
+
+def wait_done(client, url: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = client.get(url).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError("export did not finish")
+
+
+def test_an_export_of_ten_thousand_cases(reference_data, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    territory = build_territory()
+    cast = build_cast(territory)
+    many_cases(territory, 10_000)
+    client = api(cast.leader)
+    started = client.post("/api/v1/exports/", {"format": "csv"}, format="json")
+    assert started.status_code == 202
+    body = wait_done(client, started.json()["status_url"])
+    assert body["status"] == "done" and body["total"] == body["done"] == 10_000
+    download = client.get(body["download"])
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][0] == "编号 Number"
+    assert len(rows) == 10_001
+    assert {r[0] for r in rows[1:]} == set(Case.objects.values_list("number", flat=True))
+
+
+def test_an_excel_export_is_filtered_and_territorial(reference_data, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    territory = build_territory()
+    cast = build_cast(territory)
+    kept = report(cast.worker, code="0303")
+    report(cast.worker)
+    client = api(cast.leader)
+    started = client.post(
+        "/api/v1/exports/", {"format": "xlsx", "category": "03"}, format="json"
+    ).json()
+    body = wait_done(client, started["status_url"])
+    content = b"".join(client.get(body["download"]).streaming_content)
+    sheet = load_workbook(io.BytesIO(content)).active
+    values = list(sheet.values)
+    assert [row[0] for row in values[1:]] == [kept.number]
+    # Someone else's export is not theirs to see.
+    assert api(cast.outsider).get(started["status_url"]).status_code == 404
+    bad = client.post("/api/v1/exports/", {"format": "pdf"}, format="json")
+    assert bad.status_code == 400
