@@ -24,6 +24,7 @@ test: venv test-system-deps postgis-deps
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run -v 0
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

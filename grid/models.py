@@ -11,17 +11,35 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from grid.querysets import AreaQuerySet, GridCellQuerySet, TenureQuerySet
 
 
-def code_validator(length: int) -> RegexValidator:
-    return RegexValidator(
-        rf"^\d{{{length}}}$", _("Enter a code of exactly %(n)d digits.") % {"n": length}
-    )
+@deconstructible
+class CodeValidator:
+    """Exactly `length` digits; the message is translated when it is shown."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __call__(self, value: str) -> None:
+        if not (isinstance(value, str) and value.isdigit() and len(value) == self.length):
+            raise ValidationError(
+                _("Enter a code of exactly %(n)d digits."),
+                code="invalid",
+                params={"n": self.length},
+            )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CodeValidator) and other.length == self.length
+
+
+def code_validator(length: int) -> CodeValidator:
+    return CodeValidator(length)
 
 
 class Area(models.Model):
