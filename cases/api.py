@@ -56,6 +56,9 @@ class ReportSerializer(serializers.Serializer):
     reporter_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
     reporter_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
     parties = PartySerializer(many=True, required=False)
+    parties_json = serializers.JSONField(
+        required=False, help_text="parties as a JSON list, for multipart requests"
+    )
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     photos = serializers.ListField(child=serializers.FileField(), required=False)
 
@@ -114,6 +117,7 @@ class ListFilters(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     overdue = serializers.BooleanField(required=False)
+    mine = serializers.BooleanField(required=False, help_text="only cases I reported")
     cursor = serializers.IntegerField(required=False, min_value=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=100)
 
@@ -133,6 +137,8 @@ def _filtered(user, f: dict):
         qs = qs.filter(reported_at__gte=f["since"])
     if "until" in f:
         qs = qs.filter(reported_at__lt=f["until"])
+    if f.get("mine"):
+        qs = qs.filter(reporter=user)
     if f.get("overdue"):
         qs = qs.filter(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)
     return qs
@@ -257,6 +263,10 @@ def cases(request: Request) -> Response:
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)
     photos = data.pop("photos", []) or request.FILES.getlist("photos")
+    if "parties_json" in data:
+        extra = PartySerializer(data=data.pop("parties_json"), many=True)
+        extra.is_valid(raise_exception=True)
+        data["parties"] = list(data.get("parties", [])) + list(extra.validated_data)
     point = Point(data.pop("lon"), data.pop("lat"), srid=4326)
     try:
         result = services.case_report(

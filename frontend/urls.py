@@ -1,13 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import mapviews, views
+from frontend import mapviews, mobile, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("m/", mobile.app, name="mobile"),
+    path("m/manifest.webmanifest", mobile.manifest, name="mobile-manifest"),
+    path("m/sw.js", mobile.service_worker, name="mobile-sw"),
     path("map/", mapviews.live_map, name="map"),
     path("map/boundaries.json", mapviews.map_boundaries, name="map-boundaries"),
     path("map/cells.json", mapviews.map_cells, name="map-cells"),

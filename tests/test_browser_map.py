@@ -7,7 +7,6 @@ test-artifacts/.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,35 +14,10 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.base import POINT_A1_001, build_cast, build_territory
-from tests.live import live_server, post_json
+from tests.live import chromium, live_server, post_json
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@contextmanager
-def chromium():
-    """Debian's chromium. Start it after the database work: Playwright's sync API
-    runs an event loop in this thread, where Django then refuses queries."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_map(browser, url: str, session: Client):

@@ -1,0 +1,431 @@
+/* GridCase for grid workers: report, work tasks, and keep going without signal.
+ *
+ * Everything the worker sends goes through the outbox (IndexedDB): each item
+ * carries a client-generated id that the API uses to make a retry harmless,
+ * is sent when there is signal, and stays visible with the server's reason
+ * if it is refused. Nothing is dropped silently.
+ */
+(function () {
+  "use strict";
+  var boot = JSON.parse(document.getElementById("boot").textContent);
+  var t = JSON.parse(document.getElementById("m-i18n").textContent);
+  var state = { position: null, photos: [], sending: false, flushes: 0 };
+  window.gridcasePhone = state;  // inspected by the browser tests
+
+  // ---- small helpers ---------------------------------------------------------
+  function $(id) { return document.getElementById(id); }
+  function esc(s) { var d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "id-" + Date.now() + "-" + Math.random().toString(16).slice(2);
+  }
+  function csrf() {
+    var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); });
+  }
+
+  // ---- outbox (IndexedDB) ----------------------------------------------------------
+  var dbPromise = new Promise(function (resolve, reject) {
+    var open = indexedDB.open("gridcase", 1);
+    open.onupgradeneeded = function () { open.result.createObjectStore("outbox", { keyPath: "id" }); };
+    open.onsuccess = function () { resolve(open.result); };
+    open.onerror = function () { reject(open.error); };
+  });
+  function store(mode, fn) {
+    return dbPromise.then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction("outbox", mode);
+        var result = fn(tx.objectStore("outbox"));
+        tx.oncomplete = function () { resolve(result && result.result); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  function outboxAll() { return store("readonly", function (s) { return s.getAll(); }); }
+  function outboxPut(item) { return store("readwrite", function (s) { s.put(item); }); }
+  function outboxDelete(id) { return store("readwrite", function (s) { s.delete(id); }); }
+
+  function enqueue(item) {
+    item.id = item.id || uuid();
+    item.fields.client_id = item.id;
+    item.status = "pending";
+    item.created = new Date().toISOString();
+    return outboxPut(item).then(renderOutbox).then(flush);
+  }
+
+  function reasonOf(body) {
+    if (!body) return "";
+    if (typeof body === "string") return body;
+    if (body.detail) return body.detail;
+    return Object.keys(body).map(function (k) { return k + ": " + [].concat(body[k]).join(" "); }).join("; ");
+  }
+
+  function send(item) {
+    var form = new FormData();
+    Object.keys(item.fields).forEach(function (k) {
+      var v = item.fields[k];
+      if (v !== undefined && v !== null && v !== "") form.append(k, typeof v === "object" ? JSON.stringify(v) : v);
+    });
+    (item.photos || []).forEach(function (blob, i) { form.append("photos", blob, "photo-" + i + ".jpg"); });
+    return fetch(item.url, {
+      method: "POST", body: form, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), Accept: "application/json" },
+    });
+  }
+
+  function flush() {
+    if (state.sending || !navigator.onLine) return Promise.resolve();
+    state.sending = true;
+    state.flushes += 1;
+    return outboxAll().then(function (items) {
+      var pending = items.filter(function (i) { return i.status === "pending"; });
+      return pending.reduce(function (chain, item) {
+        return chain.then(function () {
+          return send(item).then(function (response) {
+            if (response.ok) {
+              item.status = "sent";
+              return response.json().then(function (body) {
+                item.result = body.number || "";
+                return outboxDelete(item.id).then(function () { state.lastSent = item; });
+              });
+            }
+            if (response.status === 401 || response.status === 403 || response.status >= 500) {
+              item.reason = response.status + "";
+              return outboxPut(item);  // keep it pending: log in again, or the server recovers
+            }
+            return response.json().catch(function () { return null; }).then(function (body) {
+              item.status = "refused";
+              item.reason = reasonOf(body) || String(response.status);
+              return outboxPut(item);
+            });
+          });
+        });
+      }, Promise.resolve());
+    }).catch(function () { /* no signal after all: stays pending */ })
+      .then(function () { state.sending = false; return renderOutbox(); })
+      .then(function () { if (location.hash === "#home" || !location.hash) loadTasks(); });
+  }
+
+  function renderOutbox() {
+    return outboxAll().then(function (items) {
+      $("outbox-count").textContent = items.length;
+      state.outbox = items;
+      $("outbox").innerHTML = items.map(function (item) {
+        var label = item.kind === "report" ? t.report : t.step + " " + esc(item.number || "");
+        var status = item.status === "refused"
+          ? '<span class="tag refused">' + esc(t.refused) + "</span> " + esc(item.reason)
+          : '<span class="tag pending">' + esc(t.queued) + "</span>";
+        var dismiss = item.status === "refused"
+          ? ' <button type="button" data-dismiss="' + esc(item.id) + '">' + esc(t.dismiss) + "</button>" : "";
+        return '<li data-id="' + esc(item.id) + '" data-status="' + item.status + '"><b>' + label + "</b> " +
+          esc(item.summary || "") + "<br>" + status + dismiss + "</li>";
+      }).join("");
+    });
+  }
+  $("outbox").addEventListener("click", function (e) {
+    var id = e.target.getAttribute("data-dismiss");
+    if (id) outboxDelete(id).then(renderOutbox);
+  });
+
+  function setNet() {
+    var online = navigator.onLine;
+    $("net").dataset.online = online;
+    $("net").textContent = online ? t.online : t.offline;
+    if (online) flush();
+  }
+  window.addEventListener("online", setNet);
+  window.addEventListener("offline", setNet);
+  setInterval(flush, 15000);
+
+  // ---- maps ------------------------------------------------------------------
+  function cellsLayer() {
+    return L.geoJSON(boot.cells, { style: { color: "#334e68", weight: 2, fillOpacity: 0.06 } });
+  }
+  var homeMap = null, reportMap = null, pin = null, me = null;
+  function showHomeMap() {
+    if (homeMap) { homeMap.invalidateSize(); return; }
+    homeMap = L.map("home-map", { zoomControl: false });
+    var cells = cellsLayer().addTo(homeMap);
+    if (cells.getBounds().isValid()) homeMap.fitBounds(cells.getBounds()); else homeMap.setView([30.55, 114.3], 13);
+    if (navigator.geolocation) {
+      navigator.geolocation.watchPosition(function (p) {
+        var ll = [p.coords.latitude, p.coords.longitude];
+        if (!me) me = L.circleMarker(ll, { radius: 7, color: "#1d4ed8", fillOpacity: 0.9 }).addTo(homeMap);
+        else me.setLatLng(ll);
+      }, function () {}, { enableHighAccuracy: true, maximumAge: 30000 });
+    }
+  }
+  function insideMyCells(lat, lon) {
+    return boot.cells.features.some(function (f) { return pointInGeometry([lon, lat], f.geometry); });
+  }
+  function pointInRing(p, ring) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > p[1]) !== (yj > p[1]) && p[0] < (xj - xi) * (p[1] - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  function pointInGeometry(p, g) {
+    var polygons = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+    return polygons.some(function (poly) {
+      return pointInRing(p, poly[0]) && !poly.slice(1).some(function (hole) { return pointInRing(p, hole); });
+    });
+  }
+  function setPoint(lat, lon, accuracy, source) {
+    state.position = { lat: lat, lon: lon, accuracy: accuracy };
+    var form = $("report-form");
+    form.lon.value = lon.toFixed(6);
+    form.lat.value = lat.toFixed(6);
+    if (reportMap) {
+      if (!pin) {
+        pin = L.marker([lat, lon], { draggable: true }).addTo(reportMap);
+        pin.on("dragend", function () {
+          var ll = pin.getLatLng();
+          setPoint(ll.lat, ll.lng, null, "pin");
+        });
+      } else pin.setLatLng([lat, lon]);
+      reportMap.setView([lat, lon], Math.max(reportMap.getZoom() || 16, 16));
+    }
+    $("gps").textContent = source === "exif" ? t.exif
+      : accuracy ? t.accuracy + " ±" + Math.round(accuracy) + " m" : lat.toFixed(5) + ", " + lon.toFixed(5);
+    $("outside").hidden = insideMyCells(lat, lon);
+  }
+  function showReportMap() {
+    if (!reportMap) {
+      reportMap = L.map("report-map");
+      var cells = cellsLayer().addTo(reportMap);
+      if (cells.getBounds().isValid()) reportMap.fitBounds(cells.getBounds()); else reportMap.setView([30.55, 114.3], 13);
+      reportMap.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, null, "pin"); });
+    }
+    reportMap.invalidateSize();
+    if (!navigator.geolocation) { $("gps").textContent = t.no_gps; return; }
+    navigator.geolocation.getCurrentPosition(function (p) {
+      setPoint(p.coords.latitude, p.coords.longitude, p.coords.accuracy, "gps");
+    }, function () { if (!state.position) $("gps").textContent = t.no_gps; },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+  }
+
+  // ---- photos: resized on the phone; EXIF position offered when GPS is missing ----
+  function resize(file) {
+    return new Promise(function (resolve) {
+      var img = new Image();
+      img.onload = function () {
+        var scale = Math.min(1, 1280 / Math.max(img.width, img.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(img.width * scale);
+        canvas.height = Math.round(img.height * scale);
+        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+        canvas.toBlob(function (blob) { URL.revokeObjectURL(img.src); resolve(blob); }, "image/jpeg", 0.8);
+      };
+      img.onerror = function () { resolve(null); };
+      img.src = URL.createObjectURL(file);
+    });
+  }
+  function exifPosition(buffer) {
+    // The GPS IFD of a JPEG's APP1 Exif segment: latitude/longitude as rationals.
+    var view = new DataView(buffer);
+    if (view.getUint16(0) !== 0xFFD8) return null;
+    var offset = 2;
+    while (offset + 4 < view.byteLength) {
+      var marker = view.getUint16(offset), size = view.getUint16(offset + 2);
+      if (marker === 0xFFE1 && view.getUint32(offset + 4) === 0x45786966) {
+        var tiff = offset + 10, little = view.getUint16(tiff) === 0x4949;
+        var u16 = function (o) { return view.getUint16(o, little); };
+        var u32 = function (o) { return view.getUint32(o, little); };
+        var ifd = tiff + u32(tiff + 4), gps = null;
+        for (var i = 0, n = u16(ifd); i < n; i++) {
+          var e = ifd + 2 + i * 12;
+          if (u16(e) === 0x8825) gps = tiff + u32(e + 8);
+        }
+        if (gps === null) return null;
+        var tags = {};
+        for (var k = 0, m = u16(gps); k < m; k++) {
+          var g = gps + 2 + k * 12, tag = u16(g);
+          if (tag === 1 || tag === 3) tags[tag] = String.fromCharCode(view.getUint8(g + 8));
+          if (tag === 2 || tag === 4) {
+            var at = tiff + u32(g + 8), dms = [0, 1, 2].map(function (j) { return u32(at + j * 8) / u32(at + j * 8 + 4); });
+            tags[tag] = dms[0] + dms[1] / 60 + dms[2] / 3600;
+          }
+        }
+        if (tags[2] === undefined || tags[4] === undefined) return null;
+        return { lat: tags[1] === "S" ? -tags[2] : tags[2], lon: tags[3] === "W" ? -tags[4] : tags[4] };
+      }
+      offset += 2 + size;
+    }
+    return null;
+  }
+  $("photos").addEventListener("change", function (e) {
+    var files = Array.prototype.slice.call(e.target.files);
+    files.forEach(function (file) {
+      if (!state.position) {
+        file.arrayBuffer().then(function (buf) {
+          var where = null;
+          try { where = exifPosition(buf); } catch (err) { where = null; }
+          if (where && !state.position) setPoint(where.lat, where.lon, null, "exif");
+        });
+      }
+      resize(file).then(function (blob) {
+        if (!blob) return;
+        state.photos.push(blob);
+        var img = document.createElement("img");
+        img.src = URL.createObjectURL(blob);
+        $("thumbs").appendChild(img);
+      });
+    });
+  });
+
+  // ---- report -----------------------------------------------------------------
+  function recentCategories() {
+    try { return JSON.parse(localStorage.getItem("gridcase.recent") || "[]"); } catch (e) { return []; }
+  }
+  function fillCategories() {
+    var recent = recentCategories();
+    var byCode = {};
+    boot.categories.forEach(function (c) { byCode[c.code] = c; });
+    var html = "";
+    var mine = recent.filter(function (code) { return byCode[code]; });
+    if (mine.length) {
+      html += '<optgroup label="' + esc(t.recent) + '">' + mine.map(function (code) {
+        return '<option value="' + code + '">' + esc(byCode[code].name) + "</option>";
+      }).join("") + "</optgroup>";
+    }
+    var groups = {};
+    boot.categories.forEach(function (c) { (groups[c.group] = groups[c.group] || []).push(c); });
+    Object.keys(groups).forEach(function (g) {
+      html += '<optgroup label="' + esc(g) + '">' + groups[g].map(function (c) {
+        return '<option value="' + c.code + '">' + esc(c.name) + "</option>";
+      }).join("") + "</optgroup>";
+    });
+    $("category").innerHTML = html;
+    categoryChanged();
+  }
+  function categoryChanged() {
+    var c = boot.categories.filter(function (x) { return x.code === $("category").value; })[0] || {};
+    $("parties").hidden = !c.dispute;
+    $("major-hazard").parentNode.hidden = !c.hazard;
+  }
+  $("category").addEventListener("change", categoryChanged);
+
+  $("report-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var f = e.target;
+    if (!f.lon.value) { $("gps").textContent = t.no_gps; return; }
+    var parties = [1, 2].map(function (i) {
+      return { name: f["party" + i].value.trim(), phone: f["party" + i + "_phone"].value.trim() };
+    }).filter(function (p) { return p.name; });
+    var recent = [f.category.value].concat(recentCategories().filter(function (c) { return c !== f.category.value; })).slice(0, 5);
+    localStorage.setItem("gridcase.recent", JSON.stringify(recent));
+    enqueue({
+      kind: "report", url: "/api/v1/cases/", summary: f.description.value.slice(0, 40),
+      fields: {
+        category: f.category.value, description: f.description.value, lon: f.lon.value, lat: f.lat.value,
+        major_hazard: f.major_hazard.checked ? "true" : "", source: "grid_worker",
+        parties_json: parties.length ? parties : "",
+      },
+      photos: state.photos.slice(),
+    });
+    f.reset();
+    state.photos = [];
+    state.position = null;
+    $("thumbs").innerHTML = "";
+    fillCategories();
+    location.hash = "#home";
+  });
+
+  // ---- tasks ------------------------------------------------------------------
+  var STEP = { onsite: "handle", department: "handle", verify: "verify", return_visit: "return_visit" };
+  function taskItem(c) {
+    return '<li><a href="#task/' + encodeURIComponent(c.number) + '"><b>' + esc(c.number) + "</b> " +
+      '<span class="tag ' + c.deadline + '">' + esc(t.deadline) + " " + (c.step_due ? new Date(c.step_due).toLocaleString() : "") +
+      "</span><br>" + esc(c.description.slice(0, 60)) + "</a></li>";
+  }
+  function loadTasks() {
+    return getJSON("/api/v1/tasks/").then(function (tasks) {
+      tasks = tasks.filter(function (c) { return STEP[c.state]; });
+      localStorage.setItem("gridcase.tasks", JSON.stringify(tasks));
+      renderTasks(tasks, "");
+    }).catch(function () {
+      renderTasks(JSON.parse(localStorage.getItem("gridcase.tasks") || "[]"), t.offline_tasks);
+    });
+  }
+  function renderTasks(tasks, note) {
+    state.tasks = tasks;
+    $("tasks").innerHTML = tasks.map(taskItem).join("");
+    $("tasks-note").textContent = note || (tasks.length ? "" : t.no_tasks);
+  }
+  function radio(name, value, label, checked) {
+    return '<label class="choice"><input type="radio" name="' + name + '" value="' + value + '"' +
+      (checked ? " checked" : "") + " required> " + esc(label) + "</label>";
+  }
+  function showTask(number) {
+    var c = (state.tasks || []).filter(function (x) { return x.number === number; })[0];
+    if (!c) { location.hash = "#home"; return; }
+    var action = STEP[c.state];
+    $("task-title").textContent = t[action] + " · " + c.number;
+    $("task-info").textContent = c.description;
+    var form = $("task-form"), html = "";
+    if (action === "handle") {
+      html = '<label>' + esc(t.result) + '<textarea name="result" rows="3" required></textarea></label>';
+    } else if (action === "verify") {
+      html = radio("passed", "true", t.fixed, true) + radio("passed", "false", t.not_fixed) +
+        '<label>' + esc(t.note) + '<textarea name="note" rows="2"></textarea></label>';
+    } else {
+      html = radio("satisfaction", "satisfied", t.satisfied, true) + radio("satisfaction", "basic", t.basic) +
+        radio("satisfaction", "unsatisfied", t.unsatisfied) +
+        '<label>' + esc(t.words) + '<textarea name="words" rows="2"></textarea></label>';
+    }
+    if (action !== "return_visit") {
+      html += '<label class="big file">' + esc(t.photos) + '<input type="file" name="photos" accept="image/*" capture="environment" multiple></label>';
+    }
+    form.innerHTML = html + '<button type="submit" class="big primary">' + esc(t.send) + "</button>";
+    form.onsubmit = function (e) {
+      e.preventDefault();
+      var fields = { task_id: c.task_id };
+      ["result", "note", "words", "satisfaction"].forEach(function (k) { if (form[k]) fields[k] = form[k].value; });
+      if (form.passed) fields.passed = form.passed.value;
+      var files = form.photos ? Array.prototype.slice.call(form.photos.files) : [];
+      Promise.all(files.map(resize)).then(function (blobs) {
+        return enqueue({
+          kind: "step", number: c.number, summary: t[action],
+          url: "/api/v1/cases/" + encodeURIComponent(c.number) + "/" + action.replace("_", "-") + "/",
+          fields: fields, photos: blobs.filter(Boolean),
+        });
+      }).then(function () {
+        state.tasks = state.tasks.filter(function (x) { return x.number !== c.number; });
+        location.hash = "#home";
+      });
+    };
+  }
+
+  function loadMine() {
+    getJSON("/api/v1/cases/?mine=true&limit=50").then(function (data) {
+      $("mine").innerHTML = data.results.map(function (c) {
+        return "<li><b>" + esc(c.number) + '</b> <span class="tag ' + c.deadline + '">' + esc(c.state) + "</span><br>" +
+          esc(c.description.slice(0, 60)) + "</li>";
+      }).join("");
+    }).catch(function () { /* offline: the list waits for signal */ });
+  }
+
+  // ---- views --------------------------------------------------------------------
+  function route() {
+    var hash = location.hash || "#home";
+    var name = hash.slice(1).split("/")[0];
+    ["home", "report", "task", "mine", "outbox"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    if (name === "home") { showHomeMap(); loadTasks(); }
+    if (name === "report") showReportMap();
+    if (name === "task") showTask(decodeURIComponent(hash.split("/")[1] || ""));
+    if (name === "mine") loadMine();
+    if (name === "outbox") renderOutbox();
+  }
+  window.addEventListener("hashchange", route);
+  fillCategories();
+  setNet();
+  renderOutbox();
+  route();
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(function () {});
+})();
