@@ -143,3 +143,37 @@ def test_the_app_is_installable(client, cast):
     assert b"/static/gridcase/m/app.js" in worker.content
     html = client.get("/m/").content.decode()
     assert 'rel="manifest"' in html and "https://" not in html
+
+
+def test_a_queued_result_refused_by_the_server_stays_visible_with_the_reason(reference_data):
+    from rest_framework.authtoken.models import Token
+
+    from tests.live import post_json
+
+    cast = build_cast(build_territory())
+    case = report(cast.dispatcher)
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    task_id = services.open_task(case).pk
+    colleague = Token.objects.create(user=cast.worker2).key
+    with live_server() as url, chromium() as browser:
+        context, page = phone(browser, url, "worker")
+        page.wait_for_selector(f"#tasks a[href='#task/{case.number}']")
+        context.set_offline(True)
+        page.tap(f"#tasks a[href='#task/{case.number}']")
+        page.fill("#task-form textarea[name=result]", "我去处理了")
+        page.tap("#task-form button[type=submit]")
+        # Meanwhile a colleague with signal handles the same case.
+        post_json(
+            f"{url}/api/v1/cases/{case.number}/handle/",
+            {"task_id": task_id, "result": "同事已处理"},
+            colleague,
+        )
+        context.set_offline(False)
+        page.evaluate("location.hash = '#outbox'")
+        page.wait_for_selector("#outbox li[data-status=refused]", timeout=20000)
+        reason = page.inner_text("#outbox li[data-status=refused]")
+        page.screenshot(path=str(ARTIFACTS / "phone-refused.png"))
+        assert "现在不能执行此操作" in reason
+        assert page.inner_text("#outbox-count") == "1"
+        context.close()
+    assert Case.objects.get(pk=case.pk).timeline.filter(action="handled").count() == 1
