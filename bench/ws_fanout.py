@@ -96,17 +96,15 @@ def main() -> None:
     category = Category.objects.get(code="0401")
     point = cell.boundary.point_on_surface
     sent: dict[int, float] = {}
-    original = events.broadcast_entries
+    original = events.broadcast
 
-    def stamped(entry_ids):
-        from cases.models import TimelineEntry
-
+    def stamped(payloads):
         now = time.time()
-        for seq in TimelineEntry.objects.filter(pk__in=entry_ids).values_list("seq", flat=True):
-            sent[seq] = now
-        original(entry_ids)
+        for payload in payloads:
+            sent[payload["seq"]] = now
+        original(payloads)
 
-    events.broadcast_entries = stamped
+    events.broadcast = stamped
 
     def report() -> dict[int, float]:
         for _ in range(args.events):

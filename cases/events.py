@@ -45,23 +45,22 @@ def event_payload(entry) -> dict:
     }
 
 
-def broadcast_entries(entry_ids: list[int]) -> None:
-    """Send committed timeline entries to their street's group; never raises."""
-    from cases.models import TimelineEntry
+def broadcast(payloads: list[dict]) -> None:
+    """Send committed events to their street's group; never raises.
 
+    Payloads are built inside the transaction (cases.services.record), so
+    sending needs no query.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    entries = TimelineEntry.objects.filter(pk__in=entry_ids).select_related(
-        "case__category", "case__street"
-    )
-    for entry in entries.order_by("seq"):
+    for payload in payloads:
         try:
             async_to_sync(layer.group_send)(
-                street_group(entry.street_id), {"type": "case.event", "event": event_payload(entry)}
+                street_group(payload["case"]["street"]), {"type": "case.event", "event": payload}
             )
         except Exception:  # the layer is down: maps catch up from the database later
-            logger.warning("Could not broadcast timeline entry %s", entry.seq, exc_info=True)
+            logger.warning("Could not broadcast event %s", payload["seq"], exc_info=True)
 
 
 # How many missed events a reconnecting map may fetch before it should reload its snapshot.

@@ -221,7 +221,8 @@ def record(
         data=data or {},
         client_id=client_id,
     )
-    transaction.on_commit(lambda: events.broadcast_entries([entry.pk]))
+    payload = events.event_payload(entry)
+    transaction.on_commit(lambda: events.broadcast([payload]))
     return entry
 
 
@@ -1045,7 +1046,7 @@ def deadline_sweep(now: datetime | None = None, batch: int = 500) -> int:
 
 def _sweep_one(pk: int, now: datetime) -> int:
     with transaction.atomic():
-        case = Case.objects.select_related("category").get(pk=pk)
+        case = Case.objects.select_related("category", "street").get(pk=pk)
         if case.step_due is None or case.deadline_check_at is None:
             return 0
         if now >= case.step_due:
@@ -1054,7 +1055,11 @@ def _sweep_one(pk: int, now: datetime) -> int:
             ).update(deadline_state=DeadlineState.RED, supervised=True, deadline_check_at=None)
             if not won:
                 return 0
-            case.refresh_from_db()
+            case.deadline_state, case.supervised, case.deadline_check_at = (
+                DeadlineState.RED,
+                True,
+                None,
+            )
             record(
                 case,
                 "overdue",
@@ -1077,7 +1082,7 @@ def _sweep_one(pk: int, now: datetime) -> int:
         ).update(deadline_state=DeadlineState.YELLOW, deadline_check_at=case.step_due)
         if not won:
             return 0
-        case.refresh_from_db()
+        case.deadline_state, case.deadline_check_at = DeadlineState.YELLOW, case.step_due
         record(
             case,
             "near_deadline",

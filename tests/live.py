@@ -35,6 +35,12 @@ def server_database_url() -> str:
     return f"spatialite:///{db['NAME']}"
 
 
+class ServerURL(str):
+    """The server's base URL, which also knows the server's process id."""
+
+    pid: int
+
+
 @contextmanager
 def live_server(**env):
     """Start `manage.py serve` on a free port against the test database; yield its URL."""
@@ -57,7 +63,8 @@ def live_server(**env):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = process.pid
     try:
         deadline = time.monotonic() + 30
         while True:

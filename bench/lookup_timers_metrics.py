@@ -1,0 +1,146 @@
+"""Point → cell lookup, the deadline sweep and the metrics query on the city dataset.
+
+    DATABASE_URL=postgis://…/gridcase_bench .venv/bin/python bench/lookup_timers_metrics.py
+
+Each figure is printed beside a raw baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from common import machine, person, summary, timer  # noqa: I001
+from django.contrib.gis.geos import Point
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from cases import services
+from cases.metrics import metrics
+from cases.models import OPEN_STATES, Case
+from grid.locate import locate
+from grid.models import GridCell, Role, Street
+
+N_POINTS = 2000
+
+
+def random_points(rng: random.Random, n: int) -> list[Point]:
+    cells = list(GridCell.objects.values_list("boundary", flat=True)[:: max(1, 20000 // n)])
+    points = []
+    for boundary in cells[:n]:
+        bx0, by0, bx1, by1 = boundary.extent
+        points.append(Point(rng.uniform(bx0, bx1), rng.uniform(by0, by1), srid=4326))
+    return points
+
+
+def lookup(rng: random.Random) -> None:
+    points = random_points(rng, N_POINTS)
+    db_times, api_times, raw_times = [], [], []
+    with connection.cursor() as cursor:
+        for p in points:
+            with timer(raw_times):
+                cursor.execute(
+                    "SELECT code FROM grid_gridcell WHERE ST_Intersects(boundary, "
+                    "ST_SetSRID(ST_MakePoint(%s, %s), 4326)) ORDER BY code LIMIT 1",
+                    [p.x, p.y],
+                )
+                cursor.fetchone()
+    for p in points:
+        with timer(db_times):
+            locate(p)
+    street = Street.objects.order_by("pk").first()
+    client = Client()
+    client.force_login(person("bench-city", Role.ADMINISTRATOR, district=street.district))
+    for p in points[:500]:
+        with timer(api_times):
+            client.get(f"/api/v1/territory/locate/?lon={p.x}&lat={p.y}")
+    print("## Point → cell lookup over", f"{GridCell.objects.count():,} cells\n")
+    print(f"- raw SQL (ST_Intersects, spatial index): {summary(raw_times)}")
+    print(f"- grid.locate.locate(): {summary(db_times)}")
+    print(f"- API /api/v1/territory/locate/ (test client, server time): {summary(api_times)}\n")
+
+
+def sweep() -> None:
+    print(
+        "## Deadline sweep with",
+        f"{Case.objects.filter(state__in=OPEN_STATES).count():,}",
+        "open cases\n",
+    )
+    future = timezone.now() + timedelta(days=3650)
+    open_cases = Case.objects.filter(state__in=OPEN_STATES)
+    print("| due steps | sweep | per due step | raw baseline (UPDATE … WHERE due) |")
+    print("|---|---|---|---|")
+    for due in (0, 100, 1000, 10000):
+        open_cases.update(deadline_check_at=future, deadline_state="green")
+        now = timezone.now()
+        ids = list(open_cases.order_by("?").values_list("pk", flat=True)[:due])
+        Case.objects.filter(pk__in=ids).update(
+            deadline_check_at=now - timedelta(minutes=1),
+            step_warn_at=now - timedelta(minutes=1),
+            step_due=now + timedelta(days=1),
+        )
+        start = time.perf_counter()
+        changed = 0
+        while True:
+            n = services.deadline_sweep(now=now, batch=500)
+            changed += n
+            if n == 0:
+                break
+        seconds = time.perf_counter() - start
+        Case.objects.filter(pk__in=ids).update(
+            deadline_check_at=now - timedelta(minutes=1), deadline_state="green"
+        )
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE cases_case SET deadline_state = 'yellow' "
+                "WHERE deadline_check_at <= %s AND deadline_state = 'green'",
+                [now],
+            )
+        raw = time.perf_counter() - start
+        per = f"{seconds / due * 1000:.2f} ms" if due else "—"
+        print(
+            f"| {due:,} | {seconds * 1000:.0f} ms ({changed:,} changed) | {per} | "
+            f"{raw * 1000:.0f} ms |"
+        )
+    print()
+
+
+def metrics_query() -> None:
+    street = Street.objects.order_by("pk").first()
+    end = timezone.now()
+    start = end - timedelta(days=30)
+    leader = person("bench-leader-m", Role.LEADER, street=street)
+    times, raw = [], []
+    for _ in range(5):
+        with timer(times):
+            metrics(services.visible_cases(leader), start=start, end=end, group="street")
+    with connection.cursor() as cursor:
+        for _ in range(5):
+            with timer(raw):
+                cursor.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE triaged_at <= triage_due), "
+                    "count(*) FILTER (WHERE state = 'closed'), "
+                    "count(*) FILTER (WHERE satisfaction IN ('satisfied', 'basic')) "
+                    "FROM cases_case WHERE street_id = %s AND reported_at >= %s "
+                    "AND reported_at < %s",
+                    [street.pk, start, end],
+                )
+                cursor.fetchall()
+    print("## Metrics (三率) for a street over a month\n")
+    print(f"- cases.metrics.metrics(): median {statistics.median(times) * 1000:.0f} ms")
+    print(f"- one hand-written SQL aggregate: median {statistics.median(raw) * 1000:.0f} ms\n")
+
+
+def main() -> None:
+    print(f"# Lookup, timers, metrics — {machine()}\n")
+    lookup(random.Random(3))
+    metrics_query()
+    sweep()
+
+
+if __name__ == "__main__":
+    main()
