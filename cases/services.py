@@ -18,8 +18,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
@@ -180,18 +180,22 @@ def shows_party_phones(user, case: Case) -> bool:
 # Timeline, events, deadlines
 
 
+def _increment(sql: str, params: list) -> int:
+    """Run an upsert-and-increment that RETURNs the new value (PostgreSQL and SQLite ≥ 3.35)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 def _next_seq() -> int:
     # The row lock is held until commit, so sequence numbers commit in order:
     # a map that has seen N never later finds an N-1 it missed.
-    updated = EventSequence.objects.filter(pk=1).update(last=F("last") + 1)
-    if not updated:
-        try:
-            with transaction.atomic():
-                EventSequence.objects.create(pk=1, last=1)
-                return 1
-        except IntegrityError:
-            EventSequence.objects.filter(pk=1).update(last=F("last") + 1)
-    return EventSequence.objects.get(pk=1).last
+    return _increment(
+        f"INSERT INTO {EventSequence._meta.db_table} (id, last) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET last = excluded.last + "
+        f"{EventSequence._meta.db_table}.last RETURNING last",
+        [],
+    )
 
 
 def record(
@@ -340,10 +344,13 @@ def _save_photos(case: Case, entry: TimelineEntry | None, checked, actor) -> Non
 
 def _next_number(street, now: datetime) -> str:
     day = now.astimezone(CHINA).date()
-    counter, _created = CaseCounter.objects.get_or_create(street=street, day=day)
-    CaseCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
-    counter.refresh_from_db(fields=["last"])
-    return f"{street.code}-{day:%Y%m%d}-{counter.last:04d}"
+    table = CaseCounter._meta.db_table
+    last = _increment(
+        f"INSERT INTO {table} (street_id, day, last) VALUES (%s, %s, 1) "
+        f"ON CONFLICT (street_id, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+        [street.pk, day],
+    )
+    return f"{street.code}-{day:%Y%m%d}-{last:04d}"
 
 
 def _check_reporter(actor, location) -> None:
