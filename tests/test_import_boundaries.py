@@ -1,12 +1,14 @@
 """import_boundaries: formats, CRSs, encodings, repair, refusal and idempotence.
 
-Fixture files are made here with GDAL's ogr2ogr from small GeoJSON written
-by hand, so every format and CRS is the real thing.
+Fixture files are made here at run time: GeoJSON written by hand, turned
+into Shapefiles and GeoPackages with GDAL's ogr2ogr, so every format and
+CRS is the real thing.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import zipfile
 from pathlib import Path
@@ -16,19 +18,21 @@ from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from grid.importers import BoundaryImportError, import_boundaries, read
-from grid.models import Community, GridCell, Street
+from grid.importers import BoundaryImportError, import_boundaries
+from grid.models import Community, District, GridCell, Street
 
-# A community square east of the test territory, inside street A's district.
+# A new community square east of community A2, inside street A.
+CODE = "420106002009"
 WEST, SOUTH, EAST, NORTH = 114.3205, 30.5505, 114.3245, 30.5545
 INSIDE = Point(114.3225, 30.5525, srid=4326)
+METRE = 1e-5  # in degrees, a little more than a metre at this latitude
 
 
 def square(x0=WEST, y0=SOUTH, x1=EAST, y1=NORTH) -> list:
     return [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
 
 
-def feature(code: str, name: str, rings=None, **props) -> dict:
+def feature(code: str = CODE, name: str = "临江社区", rings=None, **props) -> dict:
     return {
         "type": "Feature",
         "properties": {"code": code, "name": name, **props},
@@ -36,11 +40,12 @@ def feature(code: str, name: str, rings=None, **props) -> dict:
     }
 
 
-def geojson(tmp_path: Path, *features, name="in.geojson") -> Path:
+def geojson(tmp_path: Path, *features, name: str = "in.geojson", crs: str | None = None) -> Path:
+    collection = {"type": "FeatureCollection", "features": list(features or [feature()])}
+    if crs:
+        collection["crs"] = {"type": "name", "properties": {"name": crs}}
     path = tmp_path / name
-    path.write_text(
-        json.dumps({"type": "FeatureCollection", "features": list(features)}), encoding="utf-8"
-    )
+    path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -51,198 +56,356 @@ def ogr2ogr(src: Path, dst: Path, fmt: str, *options: str) -> Path:
     return dst
 
 
-def community_file(tmp_path: Path) -> Path:
-    return geojson(tmp_path, feature("420106002009", "临江社区"))
+def shapefile(src: Path, dst: Path, *options: str) -> Path:
+    return ogr2ogr(src, dst, "ESRI Shapefile", "-lco", "ENCODING=UTF-8", *options)
 
 
-def assert_imported_at_the_right_place():
-    community = Community.objects.get(code="420106002009")
-    assert community.name == "临江社区"
+def zip_shapefile(shp: Path) -> Path:
+    archive = shp.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in shp.parent.glob(f"{shp.stem}.*"):
+            if part != archive:
+                z.write(part, part.name)
+    return archive
+
+
+def counts() -> tuple[int, int, int, int]:
+    return tuple(m.objects.count() for m in (District, Street, Community, GridCell))
+
+
+def refused(path: Path, message: str, **options) -> BoundaryImportError:
+    """Import expecting a refusal with `message` (a regex) and nothing written."""
+    options.setdefault("level", "community")
+    before = counts()
+    with pytest.raises(BoundaryImportError, match=message) as excinfo:
+        import_boundaries(path, **options)
+    assert counts() == before
+    return excinfo.value
+
+
+def assert_imported_at_the_right_place(name: str = "临江社区"):
+    community = Community.objects.get(code=CODE)
+    assert community.name == name
+    assert community.street.code == "420106002"
+    assert community.boundary.srid == 4326
     assert community.boundary.contains(INSIDE)
-    # The corners came back within a metre (1e-5° ≈ 1 m).
-    x0, y0, x1, y1 = community.boundary.extent
-    assert (x0, y0, x1, y1) == pytest.approx((WEST, SOUTH, EAST, NORTH), abs=1e-5)
+    # The corners came back within about a metre: longitude first, latitude second.
+    assert community.boundary.extent == pytest.approx((WEST, SOUTH, EAST, NORTH), abs=METRE)
 
 
-def test_it_imports_geojson_in_wgs84(territory, tmp_path):
-    result = import_boundaries(community_file(tmp_path), level="community", parent_code="420106002")
+def web_mercator(lon: float, lat: float) -> list[float]:
+    """EPSG:3857 by its formula, independently of GDAL."""
+    r = 6378137.0
+    return [r * math.radians(lon), r * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))]
+
+
+def test_it_imports_geojson_without_a_crs_as_wgs84(territory, tmp_path):
+    result = import_boundaries(geojson(tmp_path), level="community", parent_code="420106002")
     assert (result.created, result.updated, result.unchanged) == (1, 0, 0)
     assert_imported_at_the_right_place()
 
 
-@pytest.mark.parametrize("epsg", ["EPSG:4490", "EPSG:3857"])
-def test_it_reprojects_cgcs2000_and_web_mercator(territory, tmp_path, epsg):
-    src = community_file(tmp_path)
-    path = ogr2ogr(src, tmp_path / "out.geojson", "GeoJSON", "-t_srs", epsg)
-    assert epsg.split(":")[1] in path.read_text()
-    import_boundaries(path, level="community", parent_code="420106002")
+def test_it_reads_cgcs2000_written_longitude_first(territory, tmp_path):
+    # EPSG:4490 is latitude-first by the book; files hold longitude first.
+    path = geojson(tmp_path, crs="EPSG:4490")
+    import_boundaries(path, level="community")
     assert_imported_at_the_right_place()
 
 
-def test_it_imports_a_shapefile_and_a_zipped_one(territory, tmp_path):
-    shp = ogr2ogr(
-        community_file(tmp_path),
-        tmp_path / "c.shp",
-        "ESRI Shapefile",
-        "-t_srs",
-        "EPSG:4490",
-        "-lco",
-        "ENCODING=UTF-8",
-    )
-    import_boundaries(shp, level="community")
+def test_it_reprojects_web_mercator_computed_by_hand(territory, tmp_path):
+    corners = [web_mercator(x, y) for x, y in square()[0]]
+    path = geojson(tmp_path, feature(rings=[corners]), crs="EPSG:3857")
+    import_boundaries(path, level="community")
     assert_imported_at_the_right_place()
-    Community.objects.filter(code="420106002009").delete()
-    archive = tmp_path / "c.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        for part in tmp_path.glob("c.*"):
-            if part.suffix != ".zip":
-                z.write(part, part.name)
+
+
+@pytest.mark.parametrize(
+    "fmt, suffix, options",
+    [("GeoJSON", "geojson", ()), ("ESRI Shapefile", "shp", ("-lco", "ENCODING=UTF-8"))],
+)
+@pytest.mark.parametrize("epsg", ["EPSG:4326", "EPSG:4490", "EPSG:3857", "EPSG:4547"])
+def test_it_reprojects_each_crs_to_wgs84(territory, tmp_path, fmt, suffix, options, epsg):
+    # EPSG:4547 is CGCS2000 / 3-degree Gauss-Krüger CM 114E, northing first by the book.
+    dst = tmp_path / f"out.{suffix}"
+    path = ogr2ogr(geojson(tmp_path), dst, fmt, "-t_srs", epsg, *options)
+    import_boundaries(path, level="community")
+    assert_imported_at_the_right_place()
+
+
+def test_it_imports_a_shapefile(territory, tmp_path):
+    shp = shapefile(geojson(tmp_path), tmp_path / "c.shp", "-t_srs", "EPSG:4490")
+    import_boundaries(shp, level="community", parent_code="420106002")
+    assert_imported_at_the_right_place()
+
+
+def test_it_imports_a_zipped_shapefile(territory, tmp_path):
+    archive = zip_shapefile(shapefile(geojson(tmp_path), tmp_path / "c.shp"))
+    for part in tmp_path.glob("c.*"):
+        if part != archive:
+            part.unlink()
     import_boundaries(archive, level="community")
     assert_imported_at_the_right_place()
 
 
 def test_it_imports_a_geopackage(territory, tmp_path):
-    gpkg = ogr2ogr(community_file(tmp_path), tmp_path / "c.gpkg", "GPKG", "-t_srs", "EPSG:3857")
+    gpkg = ogr2ogr(geojson(tmp_path), tmp_path / "c.gpkg", "GPKG", "-t_srs", "EPSG:3857")
     import_boundaries(gpkg, level="community", parent_code="420106002")
     assert_imported_at_the_right_place()
 
 
+def test_it_asks_which_layer_of_a_geopackage_with_several(territory, tmp_path):
+    gpkg = ogr2ogr(geojson(tmp_path), tmp_path / "c.gpkg", "GPKG", "-nln", "communities")
+    ogr2ogr(geojson(tmp_path, feature(name="别的")), gpkg, "GPKG", "-update", "-nln", "other")
+    refused(gpkg, r"2 layers \(communities, other\); choose one with --layer")
+    import_boundaries(gpkg, level="community", layer_name="communities")
+    assert_imported_at_the_right_place()
+
+
 def test_a_gbk_shapefile_without_cpg_decodes_with_the_encoding_given(territory, tmp_path):
-    shp = ogr2ogr(
-        community_file(tmp_path), tmp_path / "gbk.shp", "ESRI Shapefile", "-lco", "ENCODING=CP936"
-    )
+    chinese = {
+        "type": "Feature",
+        "properties": {"编码": CODE, "名称": "临江社区"},
+        "geometry": {"type": "Polygon", "coordinates": square()},
+    }
+    src = geojson(tmp_path, chinese)
+    shp = ogr2ogr(src, tmp_path / "gbk.shp", "ESRI Shapefile", "-lco", "ENCODING=CP936")
     (tmp_path / "gbk.cpg").unlink(missing_ok=True)
-    assert "临江".encode("gbk") in (tmp_path / "gbk.dbf").read_bytes()
-    with pytest.raises(BoundaryImportError, match="--encoding cp936"):
-        read(shp, level="community")
+    dbf = (tmp_path / "gbk.dbf").read_bytes()
+    assert "临江社区".encode("gbk") in dbf and "名称".encode("gbk") in dbf
+    refused(shp, "--encoding cp936")
     import_boundaries(shp, level="community", encoding="cp936")
     assert_imported_at_the_right_place()
 
 
+def test_an_encoding_given_for_utf8_geojson_leaves_it_alone(territory, tmp_path):
+    import_boundaries(geojson(tmp_path), level="community", encoding="cp936")
+    assert_imported_at_the_right_place()
+
+
+def test_an_unknown_encoding_is_refused(territory, tmp_path):
+    refused(geojson(tmp_path), "Unknown encoding klingon", encoding="klingon")
+
+
 def test_a_bow_tie_is_repaired_and_reported(territory, tmp_path, capsys):
     bow_tie = [[[WEST, SOUTH], [EAST, NORTH], [EAST, SOUTH], [WEST, NORTH], [WEST, SOUTH]]]
-    path = geojson(tmp_path, feature("420106002009", "临江社区", bow_tie))
+    path = geojson(tmp_path, feature(rings=bow_tie))
     call_command("import_boundaries", str(path), "--level", "community")
-    assert "repaired invalid geometry: 420106002009" in capsys.readouterr().out
-    community = Community.objects.get(code="420106002009")
+    assert f"Repaired an invalid geometry: {CODE}" in capsys.readouterr().out
+    community = Community.objects.get(code=CODE)
     assert community.boundary.valid
     assert len(community.boundary) == 2  # the two triangles of the bow tie
+    # Half the square: each triangle is a quarter.
+    assert community.boundary.area == pytest.approx((EAST - WEST) * (NORTH - SOUTH) / 2)
 
 
-def test_a_broken_geometry_is_refused_naming_the_feature(territory, tmp_path):
-    line = {"type": "LineString", "coordinates": [[WEST, SOUTH], [EAST, NORTH]]}
-    good = feature("420106002009", "临江社区")
-    bad = feature("420106002010", "坏社区") | {"geometry": line}
-    with pytest.raises(BoundaryImportError, match=r"feature 2 \(420106002010\).*LineString"):
-        import_boundaries(geojson(tmp_path, good, bad), level="community")
-    assert not Community.objects.filter(code__in=["420106002009", "420106002010"]).exists()
+@pytest.mark.parametrize(
+    "geometry, reason",
+    [
+        (
+            # A ring that folds back on itself: no area to keep.
+            {
+                "type": "Polygon",
+                "coordinates": [[[WEST, SOUTH], [EAST, NORTH]] * 2 + [[WEST, SOUTH]]],
+            },
+            r"its geometry is invalid and cannot be repaired \(Self-intersection",
+        ),
+        (
+            {"type": "LineString", "coordinates": [[WEST, SOUTH], [EAST, NORTH]]},
+            "it is a LineString, not a polygon",
+        ),
+        (None, "it has no geometry"),
+        ({"type": "Polygon", "coordinates": []}, "it has no geometry"),
+    ],
+)
+def test_a_bad_geometry_is_refused_naming_the_feature(territory, tmp_path, geometry, reason):
+    good = feature()
+    bad = feature("420106002010", "坏社区") | {"geometry": geometry}
+    path = geojson(tmp_path, good, bad)
+    refused(path, rf"Nothing was imported:\n  - feature 2 \(420106002010\): {reason}")
 
 
 def test_a_file_that_is_not_geo_is_refused(territory, tmp_path):
     path = tmp_path / "notes.geojson"
     path.write_text("这不是地理文件", encoding="utf-8")
-    with pytest.raises(BoundaryImportError, match="not a GeoJSON, Shapefile or GeoPackage"):
-        import_boundaries(path, level="community")
+    refused(path, "notes.geojson is not a GeoJSON, Shapefile or GeoPackage file GDAL can read")
+
+
+def test_a_table_without_geometry_is_refused(territory, tmp_path):
+    # GDAL opens CSV happily, as a table with no geometry.
+    path = tmp_path / "communities.csv"
+    path.write_text(f"code,name\n{CODE},临江社区\n", encoding="utf-8")
+    refused(path, "communities.csv is not a GeoJSON, Shapefile or GeoPackage file")
+
+
+def test_a_missing_file_is_refused(territory, tmp_path):
+    refused(tmp_path / "nowhere.geojson", "nowhere.geojson does not exist")
 
 
 def test_a_shapefile_without_a_crs_is_refused(territory, tmp_path):
-    shp = ogr2ogr(community_file(tmp_path), tmp_path / "c.shp", "ESRI Shapefile")
+    shp = shapefile(geojson(tmp_path), tmp_path / "c.shp")
     (tmp_path / "c.prj").unlink()
-    with pytest.raises(BoundaryImportError, match="no coordinate reference system"):
-        import_boundaries(shp, level="community")
-    assert not Community.objects.filter(code="420106002009").exists()
+    refused(shp, r"c.shp has no coordinate reference system \(a Shapefile needs its .prj\)")
 
 
 def test_an_unknown_crs_is_refused(territory, tmp_path):
-    src = community_file(tmp_path)
-    engineering = (
+    shp = shapefile(geojson(tmp_path), tmp_path / "c.shp")
+    (tmp_path / "c.prj").write_text(
         'LOCAL_CS["site grid",LOCAL_DATUM["local",0],UNIT["metre",1],'
         'AXIS["X",EAST],AXIS["Y",NORTH]]'
     )
-    shp = ogr2ogr(src, tmp_path / "c.shp", "ESRI Shapefile")
-    (tmp_path / "c.prj").write_text(engineering)
-    with pytest.raises(BoundaryImportError, match="unknown|cannot be reprojected"):
-        import_boundaries(shp, level="community")
-    assert not Community.objects.filter(code="420106002009").exists()
+    refused(shp, "The coordinate reference system of c.shp is unknown: site grid")
+
+
+def test_projected_coordinates_labelled_wgs84_are_refused(territory, tmp_path):
+    # A GeoJSON without "crs" whose coordinates are really Web Mercator metres.
+    corners = [web_mercator(x, y) for x, y in square()[0]]
+    path = geojson(tmp_path, feature(rings=[corners]))
+    refused(path, r"feature 1 \(420106002009\): its coordinates are not longitude and latitude")
 
 
 @pytest.mark.parametrize(
     "level, parent, message",
     [
-        ("street", None, "not a 9-digit street code"),
-        ("community", "420106003", "is not under 420106003"),
+        ("street", None, r"the code '420106002009' is not a 9-digit street code"),
+        ("cell", None, r"the code '420106002009' is not a 15-digit grid cell code"),
+        ("community", "420106003", r"feature 1 \(420106002009\) is not under 420106003"),
         ("community", "420106999", "No street has the code 420106999"),
-        ("cell", None, "not a 15-digit cell code"),
     ],
 )
 def test_wrong_level_or_parent_is_refused(territory, tmp_path, level, parent, message):
-    with pytest.raises(BoundaryImportError, match=message):
-        import_boundaries(community_file(tmp_path), level=level, parent_code=parent)
-    assert not Community.objects.filter(code="420106002009").exists()
+    refused(geojson(tmp_path), message, level=level, parent_code=parent)
 
 
 def test_a_code_whose_parent_is_unknown_is_refused(territory, tmp_path):
     path = geojson(tmp_path, feature("420106777001", "无主社区"))
-    with pytest.raises(BoundaryImportError, match="no street 420106777"):
-        import_boundaries(path, level="community")
+    refused(path, r"feature 1 \(420106777001\): no street 420106777 to put it in")
+
+
+def test_a_district_has_no_parent(db, tmp_path):
+    path = geojson(tmp_path, feature("420106", "武昌区"))
+    refused(path, "A district has no parent", level="district", parent_code="420100")
+    import_boundaries(path, level="district")
+    assert District.objects.get(code="420106").name == "武昌区"
 
 
 def test_one_bad_feature_stops_the_whole_import(territory, tmp_path):
-    path = geojson(tmp_path, feature("420106002009", "临江社区"), feature("4201060020", "短码"))
-    with pytest.raises(BoundaryImportError, match="4201060020"):
-        import_boundaries(path, level="community")
-    assert not Community.objects.filter(code="420106002009").exists()
+    path = geojson(tmp_path, feature(), feature("4201060020", "短码"))
+    refused(path, r"feature 2 \(4201060020\): the code '4201060020' is not a 12-digit")
+    assert not Community.objects.filter(code=CODE).exists()
+
+
+def test_a_code_twice_in_one_file_is_refused(territory, tmp_path):
+    path = geojson(tmp_path, feature(), feature(name="又一个"))
+    refused(path, f"The code {CODE} appears more than once")
+
+
+def test_a_file_without_a_code_field_asks_for_one(territory, tmp_path):
+    nameless = {"type": "Feature", "properties": {"BH": CODE, "name": "临江社区"}}
+    nameless["geometry"] = {"type": "Polygon", "coordinates": square()}
+    refused(geojson(tmp_path, nameless), "name it with --code-field")
 
 
 def test_importing_the_same_file_again_changes_nothing(territory, tmp_path, capsys):
-    path = ogr2ogr(community_file(tmp_path), tmp_path / "c.gpkg", "GPKG", "-t_srs", "EPSG:4490")
+    path = ogr2ogr(geojson(tmp_path), tmp_path / "c.gpkg", "GPKG", "-t_srs", "EPSG:4490")
     call_command("import_boundaries", str(path), "--level", "community")
-    before = Community.objects.get(code="420106002009")
+    assert "1 created, 0 updated, 0 unchanged" in capsys.readouterr().out
+    before = Community.objects.get(code=CODE)
     call_command("import_boundaries", str(path), "--level", "community")
-    out = capsys.readouterr().out
-    assert "0 created, 0 updated, 1 unchanged" in out
-    after = Community.objects.get(code="420106002009")
-    assert after.boundary.wkb == before.boundary.wkb
+    assert "0 created, 0 updated, 1 unchanged" in capsys.readouterr().out
+    after = Community.objects.get(code=CODE)
+    assert (after.name, after.boundary.wkb) == (before.name, before.boundary.wkb)
 
 
-def test_a_changed_name_is_an_update(territory, tmp_path):
-    import_boundaries(community_file(tmp_path), level="community")
-    renamed = geojson(tmp_path, feature("420106002009", "临江新社区"), name="r.geojson")
+def test_a_repaired_geometry_is_unchanged_the_second_time(territory, tmp_path):
+    bow_tie = [[[WEST, SOUTH], [EAST, NORTH], [EAST, SOUTH], [WEST, NORTH], [WEST, SOUTH]]]
+    path = geojson(tmp_path, feature(rings=bow_tie))
+    import_boundaries(path, level="community")
+    result = import_boundaries(path, level="community")
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+
+
+def test_the_same_boundary_drawn_from_another_corner_is_unchanged(territory, tmp_path):
+    import_boundaries(geojson(tmp_path), level="community")
+    ring = square()[0][:-1]
+    redrawn = ring[2:] + ring[:2]
+    path = geojson(tmp_path, feature(rings=[[*redrawn, redrawn[0]]]), name="r.geojson")
+    result = import_boundaries(path, level="community")
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+
+
+def test_a_changed_name_or_boundary_is_an_update(territory, tmp_path):
+    import_boundaries(geojson(tmp_path), level="community")
+    renamed = geojson(tmp_path, feature(name="临江新社区"), name="r.geojson")
     result = import_boundaries(renamed, level="community")
     assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
-    assert Community.objects.get(code="420106002009").name == "临江新社区"
+    assert Community.objects.get(code=CODE).name == "临江新社区"
+    moved = geojson(tmp_path, feature(name="临江新社区", rings=square(x1=EAST + 0.001)))
+    result = import_boundaries(moved, level="community")
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
+    assert Community.objects.get(code=CODE).boundary.extent[2] == pytest.approx(EAST + 0.001)
+
+
+def test_a_refused_update_leaves_the_old_rows(territory, tmp_path):
+    import_boundaries(geojson(tmp_path), level="community")
+    path = geojson(tmp_path, feature(name="改名"), feature("420106002010", "坏", rings=[[]]))
+    refused(path, "420106002010")
+    assert Community.objects.get(code=CODE).name == "临江社区"
 
 
 def test_cells_carry_households_and_population(territory, tmp_path):
-    cell = feature("420106002001005", "新网格", households=420, population=1130)
+    cell = feature("420106002001005", "新网格", 户数=420, 人口=1130)
     import_boundaries(geojson(tmp_path, cell), level="cell", parent_code="420106002001")
     imported = GridCell.objects.get(code="420106002001005")
     assert (imported.households, imported.population) == (420, 1130)
+    # A file without the figures renames the cell but keeps them.
+    renamed = geojson(tmp_path, feature("420106002001005", "新网格二"), name="r.geojson")
+    import_boundaries(renamed, level="cell")
+    imported.refresh_from_db()
+    assert (imported.name, imported.households, imported.population) == ("新网格二", 420, 1130)
+    # So does one whose figures are left blank.
+    blank = feature("420106002001005", "新网格三", households=None, population=None)
+    import_boundaries(geojson(tmp_path, blank, name="b.geojson"), level="cell")
+    imported.refresh_from_db()
+    assert (imported.name, imported.households, imported.population) == ("新网格三", 420, 1130)
 
 
-def test_streets_use_the_named_fields(territory, tmp_path):
+def test_a_negative_population_is_refused(territory, tmp_path):
+    cell = feature("420106002001005", "新网格", population=-3)
+    refused(geojson(tmp_path, cell), "population must be a whole number of 0 or more", level="cell")
+
+
+def test_a_code_kept_as_a_real_number_in_a_shapefile_is_read(territory, tmp_path):
+    src = geojson(tmp_path, feature(code=float(CODE)))
+    shp = shapefile(src, tmp_path / "c.shp")
+    import_boundaries(shp, level="community")
+    assert_imported_at_the_right_place()
+
+
+def test_heights_are_dropped(territory, tmp_path):
+    rings = [[[x, y, 25.0] for x, y in square()[0]]]
+    import_boundaries(geojson(tmp_path, feature(rings=rings)), level="community")
+    assert not Community.objects.get(code=CODE).boundary.hasz
+    assert_imported_at_the_right_place()
+
+
+def test_the_command_uses_the_named_fields_and_reports_counts(territory, tmp_path, capsys):
     street = {
         "type": "Feature",
-        "properties": {"XZQDM": "420106015", "XZQMC": "南湖街道"},
+        "properties": {"JDDM": "420106015", "JDMC": "南湖街道"},
         "geometry": {"type": "Polygon", "coordinates": square()},
     }
-    with pytest.raises(CommandError, match="no field"):
-        call_command(
-            "import_boundaries",
-            str(geojson(tmp_path, street)),
-            "--level",
-            "street",
-            "--code-field",
-            "CODE",
-        )
+    path = str(geojson(tmp_path, street))
+    with pytest.raises(CommandError, match="There is no field CODE; the fields are: JDDM, JDMC"):
+        call_command("import_boundaries", path, "--level", "street", "--code-field", "CODE")
+    assert not Street.objects.filter(code="420106015").exists()
     call_command(
         "import_boundaries",
-        str(geojson(tmp_path, street)),
-        "--level",
-        "street",
-        "--code-field",
-        "XZQDM",
-        "--name-field",
-        "XZQMC",
+        path,
+        "--level=street",
+        "--parent=420106",
+        "--code-field=JDDM",
+        "--name-field=JDMC",
     )
-    assert Street.objects.get(code="420106015").name == "南湖街道"
+    assert capsys.readouterr().out == "1 created, 0 updated, 0 unchanged\n"
+    street = Street.objects.get(code="420106015")
+    assert (street.name, street.district.code) == ("南湖街道", "420106")
