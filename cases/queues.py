@@ -83,7 +83,7 @@ def my_tasks(user):
     qs = qs.filter(models.Q(task_owner_id__isnull=True) | models.Q(task_owner_id=user.pk))
     return (
         deadline_first(qs)
-        .select_related("category", "community", "cell")
+        .select_related("category", "street", "community", "cell")
         .order_by("deadline_rank", "step_due")
     )
 
@@ -93,6 +93,6 @@ def triage_queue(user):
     qs = with_task(visible_cases(user).filter(actionable_q(user), state=State.TRIAGE))
     return (
         deadline_first(qs)
-        .select_related("category", "community", "cell", "reporter")
+        .select_related("category", "street", "community", "cell", "reporter")
         .order_by("deadline_rank", "-reported_at")
     )

@@ -1,0 +1,53 @@
+"""List, map and inbox endpoints answer in a constant number of queries, whatever the size."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from cases import services
+from tests.base import report
+from tests.test_api_cases import api
+
+
+@pytest.fixture
+def thirty(cast):
+    cases = [report(cast.worker) for _ in range(30)]
+    for case in cases[:10]:
+        services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    return cases
+
+
+def count(django_assert_max_num_queries, limit, call):
+    with django_assert_max_num_queries(limit):
+        return call()
+
+
+def test_the_case_list(cast, thirty, django_assert_max_num_queries):
+    client = api(cast.leader)
+    data = count(
+        django_assert_max_num_queries, 8, lambda: client.get("/api/v1/cases/?limit=100").json()
+    )
+    assert len(data["results"]) == 30
+
+
+def test_my_tasks(cast, thirty, django_assert_max_num_queries):
+    client = api(cast.worker)
+    data = count(django_assert_max_num_queries, 10, lambda: client.get("/api/v1/tasks/").json())
+    assert len(data) == 10
+
+
+def test_open311_requests(client, cast, thirty, django_assert_max_num_queries):
+    key = Token.objects.create(user=cast.leader).key
+    rows = count(
+        django_assert_max_num_queries,
+        8,
+        lambda: client.get("/open311/v2/requests.json", {"api_key": key}).json(),
+    )
+    assert len(rows) == 30
+
+
+def test_the_map_snapshot_and_stats(client, cast, thirty, django_assert_max_num_queries):
+    client.force_login(cast.leader)
+    snap = count(django_assert_max_num_queries, 10, lambda: client.get("/map/snapshot.json").json())
+    assert len(snap["markers"]) == 30
+    stats = count(django_assert_max_num_queries, 12, lambda: client.get("/map/stats.json").json())
+    assert stats["open"] == 30
