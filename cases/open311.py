@@ -42,19 +42,24 @@ def _time(value: datetime | None) -> str | None:
     return value.astimezone(CHINA).isoformat(timespec="seconds") if value else None
 
 
-def _render(fmt: str, root: str, item: str, rows: list[dict], status: int = 200) -> HttpResponse:
+def _render(
+    fmt: str, root: str, body: dict | list[dict], item: str | None = None, status: int = 200
+) -> HttpResponse:
+    """One document in JSON or XML: a dict, or a list whose XML elements are named `item`."""
     if fmt == "json":
         return HttpResponse(
-            json.dumps(rows, ensure_ascii=False),
+            json.dumps(body, ensure_ascii=False),
             status=status,
             content_type="application/json; charset=utf-8",
         )
     top = ET.Element(root)
-    for row in rows:
-        _xml_item(ET.SubElement(top, item), row)
-    body = ET.tostring(top, encoding="unicode", xml_declaration=False)
+    if item is None:
+        _xml_item(top, body)
+    else:
+        for row in body:
+            _xml_item(ET.SubElement(top, item), row)
     return HttpResponse(
-        '<?xml version="1.0" encoding="utf-8"?>' + body,
+        '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"),
         status=status,
         content_type="text/xml; charset=utf-8",
     )
@@ -86,13 +91,8 @@ def _xml_item(element: ET.Element, row: dict) -> None:
 
 
 def _error(fmt: str, exc: Open311Error) -> HttpResponse:
-    return _render(
-        fmt,
-        "errors",
-        "error",
-        [{"code": exc.code, "description": exc.description}],
-        status=exc.code,
-    )
+    rows = [{"code": exc.code, "description": exc.description}]
+    return _render(fmt, "errors", rows, item="error", status=exc.code)
 
 
 def _format(fmt: str) -> str:
@@ -184,21 +184,12 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
             }
         ],
     }
-    if fmt == "json":
-        return HttpResponse(
-            json.dumps(row, ensure_ascii=False), content_type="application/json; charset=utf-8"
-        )
-    top = ET.Element("discovery")
-    _xml_item(top, row)
-    return HttpResponse(
-        '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"),
-        content_type="text/xml; charset=utf-8",
-    )
+    return _render(fmt, "discovery", row)
 
 
 @handles_errors
 def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
-    return _render(fmt, "services", "service", [_service(c) for c in _services()])
+    return _render(fmt, "services", [_service(c) for c in _services()], item="service")
 
 
 @handles_errors
@@ -207,16 +198,7 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
     if category is None:
         raise Open311Error(404, f"No service {code}.")
     row = {"service_code": category.code, "attributes": _attributes(category)}
-    if fmt == "json":
-        return HttpResponse(
-            json.dumps(row, ensure_ascii=False), content_type="application/json; charset=utf-8"
-        )
-    top = ET.Element("service_definition")
-    _xml_item(top, row)
-    return HttpResponse(
-        '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"),
-        content_type="text/xml; charset=utf-8",
-    )
+    return _render(fmt, "service_definition", row)
 
 
 def _request_row(case: Case) -> dict:
@@ -278,7 +260,7 @@ def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
             elif wanted == {"closed"}:
                 cases = cases.exclude(state__in=OPEN_STATES)
     rows = [_request_row(c) for c in cases.order_by("-reported_at")[:MAX_REQUESTS]]
-    return _render(fmt, "service_requests", "request", rows)
+    return _render(fmt, "service_requests", rows, item="request")
 
 
 @handles_errors
@@ -288,7 +270,7 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
     case = case.filter(number=number).first()
     if case is None:
         raise Open311Error(404, f"No service request {number}.")
-    return _render(fmt, "service_requests", "request", [_request_row(case)])
+    return _render(fmt, "service_requests", [_request_row(case)], item="request")
 
 
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
@@ -330,4 +312,6 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         "service_notice": str(result.case.get_state_display()),
         "account_id": "",
     }
-    return _render(fmt, "service_requests", "request", [row], status=201 if result.created else 200)
+    return _render(
+        fmt, "service_requests", [row], item="request", status=201 if result.created else 200
+    )
