@@ -1,42 +1,147 @@
-"""Production settings: the deploy check is clean, and the example secret is refused."""
+"""Production settings and the production shape.
 
+Settings are read once per process, so each case runs manage.py in a subprocess
+with the environment a deployment would give it. DATABASE_URL and REDIS_URL are
+passed through as they are: the checks hold for SpatiaLite and PostGIS alike.
+"""
+
+import importlib.util
+import json
 import os
+import re
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 
+# Whatever the developer's shell says about these must not leak into a check of
+# the production defaults.
+PRODUCTION_OVERRIDES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_PROXY_SSL_HEADER",
+    "STATIC_ROOT",
+)
 
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | env
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION_OVERRIDES}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT,
-        env=environment,
+        env=environment | env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
+
+
+def production(**env: str) -> dict[str, str]:
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "gridcase.example.org",
+    } | env
+
+
+def dockerfile_manage_command(name: str) -> list[str]:
+    """The arguments after `manage.py` of the Dockerfile's RUN step for `name`."""
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    dockerfile = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    for command in re.split(r"&&|\n", dockerfile.replace("\\\n", " ")):
+        words = shlex.split(command)
+        if "manage.py" in words and name in words:
+            return words[words.index("manage.py") + 1 :]
+    raise AssertionError(f"no `manage.py {name}` in the Dockerfile")
 
 
 def test_it_passes_the_deploy_check():
-    result = manage(
+    result = run("manage.py", "check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_it_passes_the_deploy_check_behind_a_tls_proxy():
+    result = run(
+        "manage.py",
         "check",
         "--deploy",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="grid.example.org",
+        "--fail-level",
+        "WARNING",
+        **production(
+            SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO",
+            CSRF_TRUSTED_ORIGINS="https://gridcase.example.org",
+        ),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    assert "no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = run("-c", "import project.settings", DEBUG="false")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Set SECRET_KEY" in result.stderr
 
 
 def test_it_refuses_the_example_secret_when_debug_is_off():
-    result = manage("check", DEBUG="false")
+    from django.conf import settings
+
+    result = run("manage.py", "check", DEBUG="false", SECRET_KEY=settings.EXAMPLE_SECRET_KEY)
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+def test_the_image_build_collects_static_files_for_the_manifest_storage(tmp_path):
+    # The Dockerfile's own collectstatic line, with DEBUG off as in the build.
+    args = dockerfile_manage_command("collectstatic")
+    result = run("manage.py", *args, **production(STATIC_ROOT=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # Every asset our pages and viewflow's frame ask for is in the manifest,
+    # or {% static %} would fail with DEBUG off.
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    templates = [*ROOT.glob("*/templates/**/*.html")]
+    viewflow = Path(importlib.util.find_spec("viewflow").origin).parent
+    templates += (viewflow / "templates/viewflow/includes").glob("*.html")
+    referenced = {
+        name
+        for template in templates
+        for name in re.findall(r"""\{% static ["']([^"'{}]+)["']""", template.read_text())
+    }
+    assert "gridcase/app.css" in referenced
+    assert "viewflow/fonts/roboto/roboto-fontface.css" in referenced
+    assert sorted(referenced - manifest.keys()) == []
+    assert (tmp_path / manifest["gridcase/app.css"]).with_suffix(".css.gz").exists()
+
+
+def test_the_compose_file_runs_the_timers_beside_the_web_process():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "redis", "migrate", "web", "timers"} <= services.keys()
+    for name in ("migrate", "web", "timers"):
+        environment = services[name]["environment"]
+        assert environment["DEBUG"] == "false"
+        assert environment["TIMERS"] == "external"
+        assert environment["DATABASE_URL"].startswith("postgis://")
+        assert environment["REDIS_URL"].startswith("redis://")
+    assert services["timers"]["command"] == ["python", "manage.py", "run_timers"]
+    assert "command" not in services["web"]  # the image's CMD: daphne
+    for name in ("web", "timers"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+    assert services["migrate"]["depends_on"]["db"] == {"condition": "service_healthy"}
 
 
 def test_the_api_schema_and_docs_are_served_from_here(client, cast):
