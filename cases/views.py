@@ -249,3 +249,26 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(
         request, "cases/report.html", {"form": form, "tile_url": settings.TILE_URL}, status=status
     )
+
+
+@login_required
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded photo, only for people who may see its case (or their own export).
+
+    Case photos are personal data: they are never served as public static files.
+    """
+    from django.http import FileResponse
+
+    from cases.models import Attachment, Export
+
+    attachment = (
+        Attachment.objects.filter(file=path, case__in=services.visible_cases(request.user))
+        .only("file", "content_type")
+        .first()
+    )
+    if attachment is not None:
+        return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    export = Export.objects.filter(file=path, user=request.user).first()
+    if export is not None:
+        return FileResponse(export.file.open("rb"), as_attachment=True)
+    raise Http404
