@@ -36,4 +36,5 @@ RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home g
 USER gridcase
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]
+# daphne through `serve`, which also runs the deadline sweeper when TIMERS=inprocess.
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

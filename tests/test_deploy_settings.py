@@ -136,7 +136,7 @@ def test_the_compose_file_runs_the_timers_beside_the_web_process():
         assert environment["DATABASE_URL"].startswith("postgis://")
         assert environment["REDIS_URL"].startswith("redis://")
     assert services["timers"]["command"] == ["python", "manage.py", "run_timers"]
-    assert "command" not in services["web"]  # the image's CMD: daphne
+    assert "command" not in services["web"]  # the image's CMD: manage.py serve
     for name in ("web", "timers"):
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
