@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from viewflow.workflow.models import Process
 
 from grid.models import Community, Department, GridCell, Street
@@ -232,6 +233,32 @@ class Party(models.Model):
         return self.name
 
 
+ACTION_LABELS = {
+    "reported": pgettext_lazy("timeline action", "reported"),
+    "triaged": pgettext_lazy("timeline action", "accepted and dispatched"),
+    "rejected": pgettext_lazy("timeline action", "rejected"),
+    "merged": pgettext_lazy("timeline action", "duplicate merged in"),
+    "returned": pgettext_lazy("timeline action", "returned as not ours"),
+    "dispatched": pgettext_lazy("timeline action", "dispatched"),
+    "handled": pgettext_lazy("timeline action", "handled"),
+    "mediated": pgettext_lazy("timeline action", "agreement reached"),
+    "mediation_failed": pgettext_lazy("timeline action", "mediation failed, escalated"),
+    "referred": pgettext_lazy("timeline action", "referred (诉调对接)"),
+    "verified": pgettext_lazy("timeline action", "verified on site"),
+    "verification_failed": pgettext_lazy("timeline action", "verification failed, reopened"),
+    "reopened": pgettext_lazy("timeline action", "reopened after the return visit"),
+    "closed": pgettext_lazy("timeline action", "closed"),
+    "claimed": pgettext_lazy("timeline action", "claimed"),
+    "unclaimed": pgettext_lazy("timeline action", "unclaimed"),
+    "near_deadline": pgettext_lazy("timeline action", "near its deadline"),
+    "overdue": pgettext_lazy("timeline action", "overdue, supervised (督办)"),
+}
+
+
+def state_label(value: str) -> str:
+    return str(State(value).label) if value in State.values else value
+
+
 class TimelineEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("Timeline entries are never edited")
@@ -276,6 +303,18 @@ class TimelineEntry(models.Model):
         verbose_name = _("timeline entry")
         verbose_name_plural = _("timeline entries")
         ordering = ["seq"]
+
+    @property
+    def action_label(self) -> str:
+        return str(ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def from_label(self) -> str:
+        return state_label(self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        return state_label(self.to_state)
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

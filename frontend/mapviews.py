@@ -108,6 +108,7 @@ def map_case(request: HttpRequest, number: str) -> JsonResponse:
                     "at": e.at.isoformat(),
                     "actor": _name(e.actor),
                     "action": e.action,
+                    "label": e.action_label,
                     "from": e.from_state,
                     "to": e.to_state,
                     "note": e.note,

@@ -80,6 +80,7 @@ def test_a_case_panel_shows_the_timeline_and_the_cell_panel_its_workers(client, 
     client.force_login(cast.leader)
     panel = client.get(f"/map/cases/{case.number}.json").json()
     assert [e["action"] for e in panel["timeline"]] == ["reported", "triaged", "claimed"]
+    assert [e["label"] for e in panel["timeline"]] == ["上报", "立案并派遣", "签收"]
     assert panel["handler"] == "worker2"
     cell = client.get(f"/map/cells/{territory.cell('420106002001001').pk}.json").json()
     assert sorted(cell["workers"]) == ["worker", "worker2"]

@@ -219,7 +219,7 @@
         "<p>" + text(c.description) + "</p>" +
         c.photos.map(function (src) { return '<img alt="" src="' + encodeURI(src) + '">'; }).join("") +
         "<h3>" + text(t.timeline) + "</h3><ol>" + c.timeline.map(function (e) {
-          return "<li>" + new Date(e.at).toLocaleString() + " · " + text(e.actor) + " · " + text(e.action) + (e.note ? ": " + text(e.note) : "") + "</li>";
+          return "<li>" + new Date(e.at).toLocaleString() + " · " + text(e.actor) + " · " + text(e.label) + (e.note ? ": " + text(e.note) : "") + "</li>";
         }).join("") + "</ol>" +
         '<p><a href="/cases/' + encodeURIComponent(c.number) + '/">' + text(t.details) + "</a></p>";
       panelBody.innerHTML = html;
