@@ -77,3 +77,13 @@ def test_failed_verification_and_an_unsatisfied_visit_reopen(client, cast):
         client, cast.dispatcher, case, "return_visit", satisfaction="unsatisfied", reopen="on"
     )
     assert (case.state, case.reopen_count) == (State.ONSITE, 2)
+
+
+def test_mediation_success_records_the_agreement_and_closes(client, cast):
+    case = report(cast.worker, code="0101", parties=[{"name": "张三"}, {"name": "李四"}])
+    act(client, cast.dispatcher, case, "triage", route="mediation", urgency="general")
+    case = act(client, cast.mediator, case, "mediate", outcome="success", note="双方签订协议")
+    assert case.state == State.RETURN_VISIT
+    case = act(client, cast.worker, case, "return_visit", satisfaction="satisfied")
+    assert case.state == State.CLOSED
+    assert case.closure_reason == ClosureReason.AGREEMENT
