@@ -60,6 +60,8 @@ class Lattice:
         rows = max(math.ceil((maxy - miny) / side), 1)
         cols = max(math.ceil((maxx - minx) / side), 1)
         if rows * cols > MAX_CELLS * 20:
+            # A long, thin or diagonal boundary: clipping this many squares is slow and
+            # cannot end in few enough cells.
             raise GridGenerationError(_("The cell area is far too small for this community."))
         prepared = self.boundary.prepared
         pieces = []
@@ -134,12 +136,18 @@ def generate_grid(
         )
     if cell_area_m2 is None or cell_area_m2 <= 0:
         raise GridGenerationError(_("The cell area must be a positive number of square metres."))
+    estimate = lattice.area(community.boundary) / cell_area_m2
+    if estimate > MAX_CELLS * 1.5:
+        # Refuse before clipping thousands of squares; near the limit the exact count decides.
+        raise GridGenerationError(_too_many(round(estimate)))
     pieces = _merge_slivers(lattice.pieces(math.sqrt(cell_area_m2)), cell_area_m2)
-    if len(pieces) > MAX_CELLS:
+    if not pieces:
+        # Only an empty or degenerate (zero-area) boundary leaves nothing to cover.
         raise GridGenerationError(
-            _("That makes %(n)d cells; a community has at most %(max)d.")
-            % {"n": len(pieces), "max": MAX_CELLS}
+            _("Community %(code)s has no area to cover.") % {"code": community.code}
         )
+    if len(pieces) > MAX_CELLS:
+        raise GridGenerationError(_too_many(len(pieces)))
     pieces.sort(key=lambda p: (p.row, p.col))
     shares = _households(pieces, households) if households else [0] * len(pieces)
     with transaction.atomic():
@@ -168,6 +176,13 @@ def generate_grid(
             for n, (piece, share) in enumerate(zip(pieces, shares, strict=True), start=1)
         ]
         return GridCell.objects.bulk_create(cells)
+
+
+def _too_many(n: int) -> str:
+    return _("That makes %(n)d cells; a community has at most %(max)d.") % {
+        "n": n,
+        "max": MAX_CELLS,
+    }
 
 
 def _households(pieces: list[Piece], total: int) -> list[int]:

@@ -42,7 +42,11 @@ def test_it_finds_a_cell_outside_its_community(territory):
     cell = territory.cell("420106002002002")
     cell.boundary = box(114.315, 30.555, 114.3205, 30.56)  # 0.0005° past the eastern edge
     cell.save()
-    assert ("outside", ("420106002002002", "420106002002")) in kinds(check_grid("420106002"))
+    problems = [p for p in check_grid("420106002") if p.kind == "outside"]
+    assert [p.codes for p in problems] == [("420106002002002", "420106002002")]
+    # 0.0005° × 0.005° at 30.5575°N ≈ 47.9 m × 554.3 m.
+    assert problems[0].area_m2 == pytest.approx(26_560, rel=0.02)
+    assert "420106002002002" in problems[0].message
 
 
 def test_it_finds_codes_that_do_not_belong(territory):
@@ -51,12 +55,20 @@ def test_it_finds_codes_that_do_not_belong(territory):
     assert ("code", ("420106003001999", "420106003002")) in kinds(problems)
 
 
+def test_it_finds_a_code_of_the_wrong_length(territory):
+    GridCell.objects.filter(code="420106003002004").update(code="42010600300204")
+    assert ("code", ("42010600300204",)) in kinds(check_grid("420106003002"))
+
+
 def test_the_command_exits_non_zero_and_names_the_codes(territory, capsys):
     territory.cell("420106002001004").delete()
     with pytest.raises(CommandError) as raised:
         call_command("check_grid", "420106002")
     assert raised.value.returncode == 1
-    assert "420106002001" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "gap: " in out
+    assert "420106002001" in out
+    assert "m²" in out
 
 
 def test_an_unknown_code_is_an_error(territory):

@@ -7,9 +7,10 @@ from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from grid.generators import GridGenerationError, generate_grid
+from grid.generators import SLIVER, GridGenerationError, generate_grid
 from grid.gridcheck import check_grid
 from grid.models import Community, GridCell
+from tests.base import POINT_A1_001, report
 
 UTM_50N = 32650
 
@@ -96,11 +97,46 @@ def test_it_refuses_a_community_that_has_cells(territory):
     )
 
 
+def test_edge_slivers_join_a_neighbour_instead_of_becoming_cells(territory):
+    # A1 is about 958 m wide: 300 m squares leave a 58 m strip along the eastern edge.
+    target = 90_000
+    generate_grid(territory.a1, cell_area_m2=target, replace=True)
+    cells = GridCell.objects.filter(community=territory.a1)
+    areas = [
+        m2(a)
+        for a in cells.annotate(a=Area(Transform("boundary", UTM_50N))).values_list("a", flat=True)
+    ]
+    assert len(areas) == 12  # 4 × 4 squares, the strip's 4 pieces merged into column 3
+    assert min(areas) >= SLIVER * target
+    assert check_grid(territory.a1.code) == []
+
+
 def test_it_refuses_non_positive_areas_and_too_many_cells(territory):
     with pytest.raises(GridGenerationError, match="positive"):
         generate_grid(territory.a1, cell_area_m2=0, replace=True)
-    with pytest.raises(GridGenerationError):
+    with pytest.raises(GridGenerationError, match="at most 999"):
         generate_grid(territory.a1, cell_area_m2=100, replace=True)
+    # Just over the limit by the exact count, not only by the estimate.
+    with pytest.raises(GridGenerationError, match="at most 999"):
+        generate_grid(territory.a1, cell_area_m2=1000, replace=True)
+    assert GridCell.objects.filter(community=territory.a1).count() == 4
+
+
+def test_replace_deletes_the_old_cells_and_codes_the_new_ones(territory):
+    old = set(GridCell.objects.filter(community=territory.a1).values_list("pk", flat=True))
+    generate_grid(territory.a1, cell_area_m2=100_000, replace=True)
+    cells = GridCell.objects.filter(community=territory.a1)
+    assert not old & set(cells.values_list("pk", flat=True))
+    codes = list(cells.order_by("code").values_list("code", flat=True))
+    assert codes == [f"420106002001{n:03d}" for n in range(1, len(codes) + 1)]
+    assert len(codes) > 4
+
+
+def test_it_refuses_to_replace_cells_that_cases_refer_to(cast, territory):
+    case = report(cast.worker, point=POINT_A1_001)
+    assert case.cell.community == territory.a1
+    with pytest.raises(GridGenerationError, match="referenced by cases"):
+        generate_grid(territory.a1, cell_area_m2=100_000, replace=True)
     assert GridCell.objects.filter(community=territory.a1).count() == 4
 
 
@@ -111,3 +147,20 @@ def test_the_command_reports_and_refuses(territory, capsys):
         call_command("generate_grid", "999999999999", "--cell-area", "1000")
     with pytest.raises(CommandError, match="already has cells"):
         call_command("generate_grid", territory.a1.code, "--cell-area", "250000")
+    with pytest.raises(CommandError, match="--cell-area"):
+        call_command("generate_grid", territory.a1.code, "--replace")
+
+
+def test_the_command_splits_households_across_cells(territory, capsys):
+    call_command(
+        "generate_grid",
+        territory.b2.code,
+        "--households",
+        "1000",
+        "--households-per-cell",
+        "250",
+        "--replace",
+    )
+    cells = GridCell.objects.filter(community=territory.b2)
+    assert sum(cells.values_list("households", flat=True)) == 1000
+    assert f"{cells.count()} cells" in capsys.readouterr().out

@@ -1,10 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from grid.gridcheck import check_grid
 
 
 class Command(BaseCommand):
-    help = "Report overlaps, gaps, cells outside their community and bad codes (exit 1 if any)."
+    help = (
+        "Report overlapping cells, gaps, cells outside their community and bad cell codes "
+        "for a district, street or community (default: everything); exit 1 if any."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("code", nargs="?", help="district, street or community code")
@@ -17,5 +21,5 @@ class Command(BaseCommand):
         for problem in problems:
             self.stdout.write(f"{problem.kind}: {problem.message}")
         if problems:
-            raise CommandError(f"{len(problems)} problem(s) found.", returncode=1)
-        self.stdout.write("No problems found.")
+            raise CommandError(_("%(n)d problem(s) found.") % {"n": len(problems)}, returncode=1)
+        self.stdout.write(_("No problems found."))

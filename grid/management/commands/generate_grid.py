@@ -1,11 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from grid.generators import GridGenerationError, generate_grid
 from grid.models import Community
 
 
 class Command(BaseCommand):
-    help = "Cover a community with grid cells clipped to its boundary and code them."
+    help = (
+        "Cover a community with grid cells clipped to its boundary, coded west→east, "
+        "north→south. All or nothing; refuses a community that has cells unless --replace."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("community", help="12-digit community code")
@@ -20,9 +24,11 @@ class Command(BaseCommand):
         try:
             target = Community.objects.get(code=community)
         except Community.DoesNotExist:
-            raise CommandError(f"No community has the code {community}.") from None
+            raise CommandError(
+                _("No community has the code %(code)s.") % {"code": community}
+            ) from None
         if cell_area is None and households_per_cell is None:
-            raise CommandError("Give --cell-area or --households with --households-per-cell.")
+            raise CommandError(_("Give --cell-area, or --households with --households-per-cell."))
         try:
             cells = generate_grid(
                 target,
@@ -33,4 +39,12 @@ class Command(BaseCommand):
             )
         except GridGenerationError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"{len(cells)} cells for {target}: {cells[0].code} … {cells[-1].code}")
+        self.stdout.write(
+            _("%(n)d cells for %(community)s: %(first)s … %(last)s")
+            % {
+                "n": len(cells),
+                "community": target,
+                "first": cells[0].code,
+                "last": cells[-1].code,
+            }
+        )
