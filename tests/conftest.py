@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings
 from django.utils import translation
 
@@ -33,6 +34,20 @@ def english():
     """
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer.
+
+    Every test runs its scenario on a new event loop (async_to_sync), and
+    channels_redis keeps asyncio locks from the loop that first used it; a
+    lock left held by an earlier loop fails the next test ("bound to a
+    different event loop").
+    """
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture
