@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.contrib.gis.geos import Point
 from django.db.models import Q
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,7 +19,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cases import services
+from cases import reference, services
 from cases.models import (
     OPEN_STATES,
     REJECTION_REASONS,
@@ -31,6 +32,7 @@ from cases.models import (
     Urgency,
 )
 from grid.models import Department
+from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
 MAX_PAGE = 500
@@ -42,10 +44,27 @@ class PartySerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class CategoryCodeField(serializers.Field):
+    """A reportable category by its code, read from the per-process reference cache."""
+
+    def to_internal_value(self, data) -> Category:
+        if not isinstance(data, str | int):
+            raise ValidationError(_("A category code is a string."))
+        code = str(data).strip()
+        category = reference.reportable_category(code)
+        if category is None:
+            raise ValidationError(
+                _("No active category of the second level has the code %(code)s.") % {"code": code}
+            )
+        return category
+
+    def to_representation(self, value) -> str:
+        return value.code
+
+
 class ReportSerializer(serializers.Serializer):
-    category = serializers.SlugRelatedField(
-        slug_field="code", queryset=Category.objects.filter(active=True, parent__isnull=False)
-    )
+    category = CategoryCodeField()
     description = serializers.CharField(max_length=4000)
     lon = serializers.FloatField(min_value=-180, max_value=180)
     lat = serializers.FloatField(min_value=-90, max_value=90)
@@ -84,13 +103,22 @@ def case_summary(case: Case) -> dict:
     }
 
 
-def case_detail(case: Case, user) -> dict:
+def territory_of(request: Request) -> Territory:
+    """The caller's territory, computed once per request."""
+    if not hasattr(request, "_territory"):
+        request._territory = Territory.for_user(request.user)
+    return request._territory
+
+
+def case_detail(case: Case, request: Request) -> dict:
+    user, territory = request.user, territory_of(request)
     task = services.open_task(case)
-    phones = services.shows_party_phones(user, case)
+    acts = services.can_act(user, case, territory=territory)
+    phones = services.shows_party_phones(user, case, acts=acts, territory=territory)
     return {
         **case_summary(case),
         "task_id": task.pk if task else None,
-        "can_act": services.can_act(user, case),
+        "can_act": acts,
         "parties": [
             {"name": p.name, **({"phone": p.phone} if phones else {})} for p in case.parties.all()
         ],
@@ -236,7 +264,7 @@ def metrics_view(request: Request) -> Response:
 
 def _case_or_404(request: Request, number: str) -> Case:
     try:
-        return services.get_case_for(request.user, number)
+        return services.get_case_for(request.user, number, territory=territory_of(request))
     except services.NotFound as exc:
         raise NotFound(str(exc)) from None
 
@@ -274,18 +302,19 @@ def cases(request: Request) -> Response:
             location=point,
             photos=photos,
             client_id=data.pop("client_id", None) or None,
+            territory=territory_of(request),
             **data,
         )
     except services.ServiceError as exc:
         raise ValidationError({"detail": str(exc)}) from None
-    body = case_detail(result.case, request.user) | {"created": result.created}
+    body = case_detail(result.case, request) | {"created": result.created}
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 @extend_schema(operation_id="cases_detail", responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def case(request: Request, number: str) -> Response:
-    return Response(case_detail(_case_or_404(request, number), request.user))
+    return Response(case_detail(_case_or_404(request, number), request))
 
 
 class StepSerializer(serializers.Serializer):
@@ -322,7 +351,7 @@ REQUIRED = {
 
 
 def _arguments(action: str, data) -> dict:
-    _, fields = ACTIONS[action]
+    _handler, fields = ACTIONS[action]
     missing = [name for name in REQUIRED.get(action, []) if name not in data]
     if missing:
         raise ValidationError({name: "This field is required." for name in missing})
@@ -369,7 +398,7 @@ def case_action(request: Request, number: str, action: str) -> Response:
             fn = services.task_claim if action == "claim" else services.task_unclaim
             fn(actor=request.user, number=number, **common)
         elif action in ACTIONS:
-            fn, _ = ACTIONS[action]
+            fn, _fields = ACTIONS[action]
             kwargs = _arguments(action, request.data)
             if action in ("handle", "verify"):
                 kwargs["photos"] = request.FILES.getlist("photos")
@@ -387,7 +416,12 @@ def case_action(request: Request, number: str, action: str) -> Response:
     except services.ServiceError as exc:
         raise ValidationError({"detail": str(exc)}) from None
     try:
-        return Response(case_detail(services.get_case_for(request.user, number), request.user))
+        return Response(
+            case_detail(
+                services.get_case_for(request.user, number, territory=territory_of(request)),
+                request,
+            )
+        )
     except services.NotFound:
         # The step handed the case out of the caller's territory (a department returned it).
         return Response({"number": number, "visible": False})

@@ -1,6 +1,6 @@
 """The working-day calendar deadlines are counted on.
 
-China's week is Monday–Friday, changed by CalendarDay rows: public holidays
+China's week is Monday–Friday, changed by CalendarDay rows (cases.reference): public holidays
 (not working) and 调休 make-up days (a weekend day that is working). Working
 hours are 09:00–12:00 and 13:00–18:00 China time. Times in and out are aware
 datetimes; arithmetic happens in Asia/Shanghai, which has no DST.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from cases.models import CalendarDay, LimitUnit
+from cases.models import LimitUnit
 
 CHINA = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((time(9, 0), time(12, 0)), (time(13, 0), time(18, 0)))
@@ -23,8 +23,10 @@ class Calendar:
     """Working days from a given date on, with the exceptions loaded once."""
 
     def __init__(self, start: date, days: int = HORIZON_DAYS):
-        rows = CalendarDay.objects.filter(day__gte=start, day__lte=start + timedelta(days=days))
-        self.exceptions: dict[date, bool] = dict(rows.values_list("day", "is_workday"))
+        from cases.reference import calendar_days
+
+        # Every exception, not just the horizon's: a few dozen rows a year, cached per process.
+        self.exceptions: dict[date, bool] = calendar_days.get()
         self.end = start + timedelta(days=days)
 
     def is_workday(self, day: date) -> bool:

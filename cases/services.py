@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from cases import events, seed
+from cases import events, reference, seed
 from cases.calendar import CHINA, Calendar
 from cases.flows import CaseFlow
 from cases.models import (
@@ -36,7 +36,6 @@ from cases.models import (
     CaseCounter,
     Category,
     ClosureReason,
-    DeadlineRule,
     DeadlineState,
     EventSequence,
     Notification,
@@ -95,19 +94,24 @@ class ReportResult:
 # Who may act
 
 
-def _current_posts(user, role: str) -> list[Post]:
+def _current_posts(user, role: str, territory: Territory | None = None) -> list[Post]:
+    if territory is not None and not territory.everything:
+        return [p for p in territory.posts if p.role == role]
     return list(Post.objects.current().filter(user=user, role=role))
 
 
-def _covers_cell(user, case: Case) -> bool:
+def _covers_cell(user, case: Case, territory: Territory | None = None) -> bool:
     """A grid worker looks after the case's cell, or its community when it has no cell."""
     if case.cell_id:
+        if territory is not None and not territory.everything:
+            return case.cell_id in territory.cell_ids
         return CellAssignment.objects.current().filter(worker=user, cell_id=case.cell_id).exists()
-    return any(p.community_id == case.community_id for p in _current_posts(user, Role.GRID_WORKER))
+    posts = _current_posts(user, Role.GRID_WORKER, territory)
+    return any(p.community_id == case.community_id for p in posts)
 
 
-def _holds(user, role: str, case: Case, level: str) -> bool:
-    posts = _current_posts(user, role)
+def _holds(user, role: str, case: Case, level: str, territory: Territory | None = None) -> bool:
+    posts = _current_posts(user, role, territory)
     if level == "community":
         return any(p.community_id and p.community_id == case.community_id for p in posts)
     if level == "street":
@@ -117,43 +121,52 @@ def _holds(user, role: str, case: Case, level: str) -> bool:
     raise ValueError(level)
 
 
-def can_act(user, case: Case, state: str | None = None) -> bool:
-    """May `user` complete the step the case is at (or `state`)?"""
+def can_act(
+    user, case: Case, state: str | None = None, *, territory: Territory | None = None
+) -> bool:
+    """May `user` complete the step the case is at (or `state`)?
+
+    `territory` (the user's, from Territory.for_user) answers from the posts
+    and cells it holds, without queries.
+    """
     if not user.is_authenticated or not user.is_active:
         return False
     state = state or case.state
+    t = territory
     if state == State.TRIAGE:
         if case.community_id is None:  # 属地兜底 to the street: its coordinators triage
-            return _holds(user, Role.COORDINATOR, case, "street")
-        return _holds(user, Role.DISPATCHER, case, "community")
+            return _holds(user, Role.COORDINATOR, case, "street", t)
+        return _holds(user, Role.DISPATCHER, case, "community", t)
     if state == State.ONSITE:
-        return _covers_cell(user, case)
+        return _covers_cell(user, case, t)
     if state == State.MEDIATION:
-        return _holds(user, Role.MEDIATOR, case, "community")
+        return _holds(user, Role.MEDIATOR, case, "community", t)
     if state == State.STREET_DISPATCH:
-        return _holds(user, Role.COORDINATOR, case, "street")
+        return _holds(user, Role.COORDINATOR, case, "street", t)
     if state == State.STREET_MEDIATION:
-        return _holds(user, Role.MEDIATOR, case, "street")
+        return _holds(user, Role.MEDIATOR, case, "street", t)
     if state == State.DEPARTMENT:
-        return _holds(user, Role.HANDLER, case, "department")
+        return _holds(user, Role.HANDLER, case, "department", t)
     if state == State.VERIFY:
-        return case.handler_id != user.pk and _covers_cell(user, case)
+        return case.handler_id != user.pk and _covers_cell(user, case, t)
     if state == State.RETURN_VISIT:
-        return _covers_cell(user, case) or _holds(user, Role.DISPATCHER, case, "community")
+        return _covers_cell(user, case, t) or _holds(user, Role.DISPATCHER, case, "community", t)
     return False
 
 
-def visible_cases(user):
+def visible_cases(user, territory: Territory | None = None):
     """The cases a user may see: everything in their territory, plus departments' own."""
-    territory = Territory.for_user(user)
+    territory = territory or Territory.for_user(user)
     q = territory.q()
     if territory.department_ids:
         q |= Q(department_id__in=territory.department_ids)
     return Case.objects.filter(q)
 
 
-def get_case_for(user, number: str, *, for_update: bool = False) -> Case:
-    qs = visible_cases(user)
+def get_case_for(
+    user, number: str, *, for_update: bool = False, territory: Territory | None = None
+) -> Case:
+    qs = visible_cases(user, territory)
     if for_update:
         qs = qs.select_for_update()
     try:
@@ -162,17 +175,21 @@ def get_case_for(user, number: str, *, for_update: bool = False) -> Case:
         raise NotFound(_("No case %(number)s in your territory.") % {"number": number}) from None
 
 
-def shows_party_phones(user, case: Case) -> bool:
-    """Parties' phone numbers are for the people handling the case."""
-    if can_act(user, case):
+def shows_party_phones(
+    user, case: Case, *, acts: bool | None = None, territory: Territory | None = None
+) -> bool:
+    """Parties' phone numbers are for the people handling the case.
+
+    `acts` is can_act() when the caller has it already.
+    """
+    if acts is None:
+        acts = can_act(user, case, territory=territory)
+    if acts or case.handler_id == user.pk:
         return True
-    return (
-        case.handler_id == user.pk
-        or Post.objects.current()
-        .filter(
-            user=user, role__in=[Role.DISPATCHER, Role.MEDIATOR], community_id=case.community_id
-        )
-        .exists()
+    return any(
+        p.community_id == case.community_id
+        for role in (Role.DISPATCHER, Role.MEDIATOR)
+        for p in _current_posts(user, role, territory)
     )
 
 
@@ -231,13 +248,10 @@ def record(
 
 
 def time_limit(step: str, category: Category, urgency: str) -> tuple[int, str]:
-    rules = DeadlineRule.objects.filter(step=step, urgency=urgency).filter(
-        Q(category=category) | Q(category_id=category.parent_id) | Q(category__isnull=True)
-    )
-    by_category = {rule.category_id: rule for rule in rules}
+    rules = reference.deadline_rules.get()
     for key in (category.pk, category.parent_id, None):
-        if key in by_category:
-            return by_category[key].amount, by_category[key].unit
+        if (step, urgency, key) in rules:
+            return rules[(step, urgency, key)]
     return DEFAULT_LIMITS[(step, urgency)]
 
 
@@ -353,9 +367,8 @@ def _next_number(street, now: datetime) -> str:
     return f"{street.code}-{day:%Y%m%d}-{last:04d}"
 
 
-def _check_reporter(actor, location) -> None:
-    territory = Territory.for_user(actor)
-    if not territory.streets().filter(pk=location.street.pk).exists():
+def _check_reporter(actor, location, territory: Territory | None) -> None:
+    if not (territory or Territory.for_user(actor)).reaches(location.street):
         raise ServiceError(_("The location is outside your territory."))
 
 
@@ -374,11 +387,13 @@ def case_report(
     parties: Iterable[dict] = (),
     photos: Sequence[UploadedFile] = (),
     client_id: str | None = None,
+    territory: Territory | None = None,
 ) -> ReportResult:
     """Log a case: locate it, number it, start its flow and its first clock.
 
     With a client_id already used by this actor the earlier case is returned
     (created=False): a retried submission never makes a second case.
+    `territory` is the actor's, when the caller has it already.
     """
     if client_id:
         earlier = Case.objects.filter(client_id=client_id).first()
@@ -406,7 +421,7 @@ def case_report(
         where = locate(location)
     except OutsideTerritory as exc:
         raise ServiceError(str(exc)) from None
-    _check_reporter(actor, where)
+    _check_reporter(actor, where, territory)
     checked = _check_photos(photos)
     try:
         with transaction.atomic():

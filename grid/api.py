@@ -6,6 +6,7 @@ Every list starts from the caller's Territory.
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point, Polygon
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -122,8 +123,8 @@ def locate_point(request: Request) -> Response:
         where = locate(point)
     except OutsideTerritory as exc:
         raise ValidationError({"detail": str(exc)}) from None
-    if not Territory.for_user(request.user).streets().filter(pk=where.street.pk).exists():
-        raise ValidationError({"detail": "The point is outside your territory."})
+    if not Territory.for_user(request.user).reaches(where.street):
+        raise ValidationError({"detail": _("The point is outside your territory.")})
     return Response(
         {
             "street": where.street.code,

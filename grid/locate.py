@@ -25,6 +25,9 @@ class Location:
     method: str
 
 
+UNREAD_BOUNDARIES = ("boundary", "community__boundary", "community__street__boundary")
+
+
 def as_point(value: Point | tuple[float, float]) -> Point:
     point = value if isinstance(value, Point) else Point(value[0], value[1], srid=4326)
     if point.srid is None:
@@ -44,7 +47,9 @@ def locate(value: Point | tuple[float, float], tolerance_m: float | None = None)
     point = as_point(value)
     if tolerance_m is None:
         tolerance_m = settings.GRID_LOCATE_TOLERANCE_M
-    cells = GridCell.objects.select_related("community__street")
+    # Boundaries are matched in the database and never read back: parsing three
+    # polygons per lookup cost more than the lookup (docs/benchmarks.md).
+    cells = GridCell.objects.select_related("community__street").defer(*UNREAD_BOUNDARIES)
     cell = cells.containing(point).first()
     method = "cell"
     if cell is None and tolerance_m > 0:
@@ -52,10 +57,15 @@ def locate(value: Point | tuple[float, float], tolerance_m: float | None = None)
         method = "near_cell"
     if cell is not None:
         return Location(cell.community.street, cell.community, cell, method)
-    community = Community.objects.select_related("street").covering(point).first()
+    community = (
+        Community.objects.select_related("street")
+        .defer("boundary", "street__boundary")
+        .covering(point)
+        .first()
+    )
     if community is not None:
         return Location(community.street, community, None, "community")
-    street = Street.objects.covering(point).first()
+    street = Street.objects.defer("boundary").covering(point).first()
     if street is not None:
         return Location(street, None, None, "street")
     raise OutsideTerritory(

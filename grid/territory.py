@@ -24,6 +24,8 @@ class Territory:
     community_ids: frozenset[int] = frozenset()
     cell_ids: frozenset[int] = frozenset()
     department_ids: frozenset[int] = frozenset()
+    # Streets the territory lies in, wholly or partly: where this user may report.
+    reach_street_ids: frozenset[int] = frozenset()
     # Which units each role is held over, for role-specific checks in services.
     posts: tuple[Post, ...] = field(default=(), compare=False)
 
@@ -38,9 +40,14 @@ class Territory:
             .filter(user=user)
             .select_related("community", "street", "department", "district")
         )
-        cell_ids = frozenset(
-            CellAssignment.objects.current().filter(worker=user).values_list("cell_id", flat=True)
+        cells = list(
+            CellAssignment.objects.current()
+            .filter(worker=user)
+            .values_list("cell_id", "cell__community__street_id")
         )
+        cell_ids = frozenset(cell_id for cell_id, _ in cells)
+        reach = _ids(posts, "street_id") | {street_id for _, street_id in cells}
+        reach |= {p.community.street_id for p in posts if p.community_id}
         return cls(
             roles=frozenset(p.role for p in posts),
             # A department handler sees the cases dispatched to the department,
@@ -50,6 +57,7 @@ class Territory:
             community_ids=_ids(posts, "community_id"),
             cell_ids=cell_ids,
             department_ids=_ids(posts, "department_id"),
+            reach_street_ids=frozenset(reach),
             posts=posts,
         )
 
@@ -67,6 +75,14 @@ class Territory:
         if self.cell_ids:
             q |= Q(**{f"{prefix}cell_id__in": self.cell_ids})
         return q
+
+    def reaches(self, street: Street) -> bool:
+        """Does the territory lie (partly) in `street`? The same test as streets(), no query."""
+        return (
+            self.everything
+            or street.pk in self.reach_street_ids
+            or street.district_id in self.district_ids
+        )
 
     def streets(self):
         if self.everything:

@@ -7,6 +7,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.utils import translation
 
+from cases import reference
 from tests.base import Cast, build_cast, build_territory
 
 
@@ -34,6 +35,14 @@ def english():
     """
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_reference_cache():
+    """Each test reads categories, deadline rules and holidays from its own database state."""
+    reference.clear()
+    yield
+    reference.clear()
 
 
 @pytest.fixture(autouse=True)
