@@ -1,13 +1,21 @@
 """Intake: reports per second and latency through the real HTTP API, beside a raw baseline.
 
     DATABASE_URL=postgis://…/gridcase_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/intake.py --requests 1000 --clients 32
+        .venv/bin/python bench/intake.py --requests 1000 --clients 32 --workers 2
 
-One daphne process (`manage.py serve`) on the database; CLIENTS threads post
-reports with API tokens. The baseline writes the same rows (a case and its
-timeline entry, with the case number and sequence counters) in one
-hand-written psycopg transaction each, from the same number of threads.
-Peak RSS of the web process is read from /proc.
+`manage.py serve --workers N` on the database; CLIENTS threads post reports
+with API tokens, two ways:
+
+- closed loop: each client sends its next report when the last is answered
+  (the most the server takes; latency = clients / throughput);
+- open loop at --rate reports/s: reports are due at fixed times and latency
+  counts from the due time, so a server that falls behind is charged for
+  the wait (no coordinated omission).
+
+The baseline writes the same rows (a case and its timeline entry, with the
+case number and sequence counters) in one hand-written psycopg transaction
+each, from the same number of threads. Peak RSS of each web worker is read
+from /proc.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from common import machine, person, summary
 from django.conf import settings
@@ -37,9 +46,21 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def through_api(url: str, tokens: list[str], points, n: int, clients: int) -> tuple[list, float]:
+def workers_of(pid: int) -> list[int]:
+    """The daphne processes: the supervisor's children, or the server itself."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [int(c) for c in children] or [pid]
+
+
+def through_api(
+    url: str, tokens: list[str], points, n: int, clients: int, rate: float | None = None
+) -> tuple[list, float]:
     latencies: list[float] = []
     lock = threading.Lock()
+    begin = time.perf_counter() + 0.1
 
     def one(i: int) -> None:
         lon, lat = points[i % len(points)]
@@ -61,16 +82,20 @@ def through_api(url: str, tokens: list[str], points, n: int, clients: int) -> tu
                 "Authorization": f"Token {tokens[i % len(tokens)]}",
             },
         )
-        start = time.perf_counter()
+        if rate:
+            due = begin + i / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            start = due
+        else:
+            start = time.perf_counter()
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 201, response.status
         with lock:
             latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(n)))
-    return latencies, time.perf_counter() - start
+    return latencies, time.perf_counter() - begin
 
 
 def raw_baseline(street, cell, category_id: int, n: int, clients: int) -> tuple[list, float]:
@@ -131,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=150.0)
     args = parser.parse_args()
     from cases.models import Category, EventSequence
     from tests.live import live_server
@@ -153,8 +180,9 @@ def main() -> None:
     connection.close()
 
     print(f"# Intake — {machine()}\n")
-    print(f"{args.requests} reports, {args.clients} concurrent clients\n")
+    print(f"{args.requests} reports, {args.clients} concurrent clients, {args.workers} workers\n")
     with live_server(
+        args=("--workers", str(args.workers)),
         TIMERS="off",
         DEBUG="false",
         SECRET_KEY="bench-" + "x" * 50,
@@ -163,21 +191,26 @@ def main() -> None:
         SESSION_COOKIE_SECURE="false",
         SECURE_HSTS_SECONDS="0",
     ) as url:
-        pid = url.pid
-        through_api(url, tokens, points, 50, args.clients)  # warm up
-        latencies, seconds = through_api(url, tokens, points, args.requests, args.clients)
-        rss = peak_rss_mb(pid) if pid else None
+        through_api(url, tokens, points, 100, args.clients)  # warm up every worker
+        closed, seconds = through_api(url, tokens, points, args.requests, args.clients)
+        opened, open_seconds = through_api(
+            url, tokens, points, args.requests, args.clients, rate=args.rate
+        )
+        rss = [peak_rss_mb(pid) for pid in workers_of(url.pid)]
+    server = f"daphne × {args.workers}"
     print("| path | reports/s | latency |")
     print("|---|---|---|")
+    closed_rate = args.requests / seconds
+    print(f"| HTTP API ({server}), closed loop | {closed_rate:.0f} | {summary(closed)} |")
     print(
-        f"| HTTP API (daphne, one process) | {args.requests / seconds:.0f} | {summary(latencies)} |"
+        f"| HTTP API ({server}), offered {args.rate:.0f}/s | "
+        f"{args.requests / open_seconds:.0f} | {summary(opened)} |"
     )
     raw, raw_seconds = raw_baseline(street, cells[0], category.pk, args.requests, args.clients)
     print(
         f"| hand-written psycopg transaction | {args.requests / raw_seconds:.0f} | {summary(raw)} |"
     )
-    if rss:
-        print(f"\nPeak RSS of the web process: {rss:.0f} MB")
+    print("\nPeak RSS per web worker: " + ", ".join(f"{r:.0f} MB" for r in rss))
 
 
 if __name__ == "__main__":

@@ -423,10 +423,18 @@ def case_report(
         raise ServiceError(str(exc)) from None
     _check_reporter(actor, where, territory)
     checked = _check_photos(photos)
+    now = timezone.now()
+    # The street's daily counter row is locked until commit: numbered in its own
+    # statement, before the case's transaction, reports from one street no
+    # longer wait for each other's whole transaction (docs/benchmarks.md).
+    # A report that then fails leaves a gap in the day's numbers.
+    number = _next_number(where.street, now)
     try:
         with transaction.atomic():
             return ReportResult(
                 _create_case(
+                    number=number,
+                    now=now,
                     actor=actor,
                     category=category,
                     description=description,
@@ -452,12 +460,13 @@ def case_report(
         return ReportResult(earlier, created=False)
 
 
-def _create_case(*, actor, where, location, parties, checked, **fields) -> Case:
+def _create_case(
+    *, number: str, now: datetime, actor, where, location, parties, checked, **fields
+) -> Case:
     from grid.locate import as_point
 
-    now = timezone.now()
     case = Case(
-        number=_next_number(where.street, now),
+        number=number,
         location=as_point(location),
         street=where.street,
         community=where.community,

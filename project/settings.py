@@ -112,7 +112,17 @@ if DATABASE_ENGINE not in (
     raise ImproperlyConfigured("DATABASE_URL must be postgis://… or spatialite:///…")
 IS_POSTGIS = DATABASE_ENGINE.endswith("postgis")
 if IS_POSTGIS:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A connection pool per process. Without one every request opened a new
+    # PostgreSQL connection (a server process fork and PostGIS type lookups):
+    # under ASGI each request runs in a fresh thread, so CONN_MAX_AGE would
+    # leak one connection per request instead. DB_POOL_SIZE=0 turns it off.
+    pool_size = envint("DB_POOL_SIZE", "8")
+    if pool_size:
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        }
+    else:
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # SQLite serialises writers; IMMEDIATE makes a transaction take the write
     # lock at BEGIN, so two concurrent transitions queue instead of one failing

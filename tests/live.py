@@ -42,8 +42,8 @@ class ServerURL(str):
 
 
 @contextmanager
-def live_server(**env):
-    """Start `manage.py serve` on a free port against the test database; yield its URL."""
+def live_server(*, args: tuple[str, ...] = (), **env):
+    """Start `manage.py serve` (with `args`) on a free port against the test database."""
     port = free_port()
     environment = (
         os.environ
@@ -57,7 +57,7 @@ def live_server(**env):
     )
     log = open(ROOT / "var" / f"live-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        [sys.executable, "manage.py", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=environment,
         stdout=log,
