@@ -39,6 +39,9 @@ class Territory:
             Post.objects.current()
             .filter(user=user)
             .select_related("community", "street", "department", "district")
+            # Every request builds a territory: never parse the units' polygons
+            # (a district's alone made it several milliseconds).
+            .defer("community__boundary", "street__boundary", "district__boundary")
         )
         cells = list(
             CellAssignment.objects.current()
