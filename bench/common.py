@@ -20,6 +20,18 @@ import django  # noqa: E402
 django.setup()
 
 
+# The environment of a server under measurement: DEBUG off, no timers, plain HTTP.
+PRODUCTION_LIKE = {
+    "TIMERS": "off",
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "SECURE_HSTS_SECONDS": "0",
+}
+
+
 def machine() -> str:
     cpu = "?"
     try:

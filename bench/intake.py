@@ -29,7 +29,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import machine, person, summary
+from common import PRODUCTION_LIKE, machine, person, summary
 from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -183,13 +183,7 @@ def main() -> None:
     print(f"{args.requests} reports, {args.clients} concurrent clients, {args.workers} workers\n")
     with live_server(
         args=("--workers", str(args.workers)),
-        TIMERS="off",
-        DEBUG="false",
-        SECRET_KEY="bench-" + "x" * 50,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        SESSION_COOKIE_SECURE="false",
-        SECURE_HSTS_SECONDS="0",
+        **PRODUCTION_LIKE,
     ) as url:
         through_api(url, tokens, points, 100, args.clients)  # warm up every worker
         closed, seconds = through_api(url, tokens, points, args.requests, args.clients)

@@ -17,7 +17,7 @@ from datetime import timedelta
 # One client asks thousands of times a minute here; the per-token limit is not what is measured.
 os.environ.setdefault("API_RATE", "1000000/min")
 
-from common import machine, person, summary, timer  # noqa: I001
+from common import PRODUCTION_LIKE, machine, person, summary, timer  # noqa: I001
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.test import Client
@@ -87,15 +87,7 @@ def over_http(token: str, points: list[Point]) -> list[float]:
 
     connections.close_all()
     times: list[float] = []
-    with live_server(
-        TIMERS="off",
-        DEBUG="false",
-        SECRET_KEY="bench-" + "x" * 50,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        SESSION_COOKIE_SECURE="false",
-        SECURE_HSTS_SECONDS="0",
-    ) as url:
+    with live_server(**PRODUCTION_LIKE) as url:
         address = urlsplit(url)
         conn = http.client.HTTPConnection(address.hostname, address.port)
         headers = {"Authorization": f"Token {token}"}
