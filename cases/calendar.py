@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cases.models import LimitUnit
+from cases.reference import calendar_days
 
 CHINA = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((time(9, 0), time(12, 0)), (time(13, 0), time(18, 0)))
@@ -23,8 +24,6 @@ class Calendar:
     """Working days from a given date on, with the exceptions loaded once."""
 
     def __init__(self, start: date, days: int = HORIZON_DAYS):
-        from cases.reference import calendar_days
-
         # Every exception, not just the horizon's: a few dozen rows a year, cached per process.
         self.exceptions: dict[date, bool] = calendar_days.get()
         self.end = start + timedelta(days=days)

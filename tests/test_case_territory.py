@@ -125,3 +125,24 @@ def test_two_people_completing_one_task_at_once_exactly_one_wins(reference_data)
     case = Case.objects.get(pk=case.pk)
     assert case.state == State.VERIFY
     assert case.timeline.filter(action="handled").count() == 1
+
+
+# Inside community A2 of street A.
+POINT_A2 = (114.312, 30.552)
+
+
+def test_a_report_outside_the_reporters_streets_is_refused(cast):
+    with pytest.raises(services.ServiceError, match="outside your territory"):
+        report(cast.outsider)  # the outsider's post is in street B; the point in street A
+    assert not Case.objects.exists()
+
+
+def test_a_worker_with_only_a_cell_may_report_anywhere_in_its_street(cast, territory):
+    from grid.models import CellAssignment, GridCell
+    from tests.base import make_user
+
+    helper = make_user("cell-only")
+    CellAssignment.objects.create(worker=helper, cell=GridCell.objects.get(code="420106002001001"))
+    assert report(helper, point=POINT_A2).community == territory.a2
+    with pytest.raises(services.ServiceError, match="outside your territory"):
+        report(helper, point=POINT_B1)
