@@ -110,18 +110,23 @@ def territory_of(request: Request) -> Territory:
     return request._territory
 
 
-def case_detail(case: Case, request: Request) -> dict:
+def case_detail(case: Case, request: Request, known: services.ReportResult | None = None) -> dict:
+    """The case as the caller may see it; `known` is a new report's rows, not read again."""
     user, territory = request.user, territory_of(request)
-    task = services.open_task(case)
+    if known is not None and known.timeline is not None:
+        task_id, parties, timeline = known.task_id, known.parties, known.timeline
+    else:
+        task = services.open_task(case)
+        task_id = task.pk if task else None
+        parties = case.parties.all()
+        timeline = case.timeline.select_related("actor").order_by("seq")
     acts = services.can_act(user, case, territory=territory)
     phones = services.shows_party_phones(user, case, acts=acts, territory=territory)
     return {
         **case_summary(case),
-        "task_id": task.pk if task else None,
+        "task_id": task_id,
         "can_act": acts,
-        "parties": [
-            {"name": p.name, **({"phone": p.phone} if phones else {})} for p in case.parties.all()
-        ],
+        "parties": [{"name": p.name, **({"phone": p.phone} if phones else {})} for p in parties],
         "timeline": [
             {
                 "seq": e.seq,
@@ -132,7 +137,7 @@ def case_detail(case: Case, request: Request) -> dict:
                 "to": e.to_state,
                 "note": e.note,
             }
-            for e in case.timeline.select_related("actor").order_by("seq")
+            for e in timeline
         ],
     }
 
@@ -307,7 +312,7 @@ def cases(request: Request) -> Response:
         )
     except services.ServiceError as exc:
         raise ValidationError({"detail": str(exc)}) from None
-    body = case_detail(result.case, request) | {"created": result.created}
+    body = case_detail(result.case, request, known=result) | {"created": result.created}
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

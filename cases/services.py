@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -88,6 +88,11 @@ class NotFound(ServiceError):
 class ReportResult:
     case: Case
     created: bool
+    # A new case's open task, parties and timeline as written, so its first
+    # answer (the API's 201) need not read them back. None: not in hand.
+    task_id: int | None = None
+    parties: list[Party] | None = None
+    timeline: list[TimelineEntry] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -265,8 +270,10 @@ def _start_clock(case: Case, now: datetime) -> None:
         return
     amount, unit = time_limit(step, case.category, case.urgency)
     calendar = Calendar(now.astimezone(CHINA).date())
-    case.step_due = calendar.add(now, amount, unit)
-    case.step_warn_at = calendar.add(now, amount * WARN_FRACTION, unit)
+    # In UTC, as the database gives them back: a case just saved and the same
+    # case read again must answer alike (the API's 201 and its GET).
+    case.step_due = calendar.add(now, amount, unit).astimezone(UTC)
+    case.step_warn_at = calendar.add(now, amount * WARN_FRACTION, unit).astimezone(UTC)
     case.deadline_check_at = case.step_warn_at
     if case.state == State.TRIAGE and case.triage_due is None:
         case.triage_due = case.step_due
@@ -367,6 +374,19 @@ def _next_number(street, now: datetime) -> str:
     return f"{street.code}-{day:%Y%m%d}-{last:04d}"
 
 
+def _earlier_report(client_id: str | None, actor) -> ReportResult | None:
+    """The case this actor already reported under `client_id`, if any."""
+    if not client_id:
+        return None
+    # Ids only: nearly every report is new, and a whole case row costs more to build.
+    earlier = Case.objects.filter(client_id=client_id).values_list("pk", "reporter_id").first()
+    if earlier is None:
+        return None
+    if earlier[1] != actor.pk:
+        raise ServiceError(_("This client id was already used by someone else."))
+    return ReportResult(Case.objects.get(pk=earlier[0]), created=False)
+
+
 def _check_reporter(actor, location, territory: Territory | None) -> None:
     if not (territory or Territory.for_user(actor)).reaches(location.street):
         raise ServiceError(_("The location is outside your territory."))
@@ -395,12 +415,9 @@ def case_report(
     (created=False): a retried submission never makes a second case.
     `territory` is the actor's, when the caller has it already.
     """
-    if client_id:
-        earlier = Case.objects.filter(client_id=client_id).first()
-        if earlier is not None:
-            if earlier.reporter_id != actor.pk:
-                raise ServiceError(_("This client id was already used by someone else."))
-            return ReportResult(earlier, created=False)
+    earlier = _earlier_report(client_id, actor)
+    if earlier is not None:
+        return earlier
     description = (description or "").strip()
     if not description:
         raise ServiceError(_("Describe the case."))
@@ -431,41 +448,41 @@ def case_report(
     number = _next_number(where.street, now)
     try:
         with transaction.atomic():
-            return ReportResult(
-                _create_case(
-                    number=number,
-                    now=now,
-                    actor=actor,
-                    category=category,
-                    description=description,
-                    where=where,
-                    location=location,
-                    source=source,
-                    urgency=urgency,
-                    major_hazard=major_hazard,
-                    address=address,
-                    reporter_name=reporter_name,
-                    reporter_phone=reporter_phone,
-                    parties=parties,
-                    checked=checked,
-                    client_id=client_id,
-                ),
-                created=True,
+            return _create_case(
+                number=number,
+                now=now,
+                actor=actor,
+                category=category,
+                description=description,
+                where=where,
+                location=location,
+                source=source,
+                urgency=urgency,
+                major_hazard=major_hazard,
+                address=address,
+                reporter_name=reporter_name,
+                reporter_phone=reporter_phone,
+                parties=parties,
+                checked=checked,
+                client_id=client_id,
             )
     except IntegrityError:
         # Two retries raced: the other one created it.
-        earlier = Case.objects.filter(client_id=client_id).first() if client_id else None
+        earlier = _earlier_report(client_id, actor)
         if earlier is None:
             raise
-        return ReportResult(earlier, created=False)
+        return earlier
 
 
 def _create_case(
     *, number: str, now: datetime, actor, where, location, parties, checked, **fields
-) -> Case:
+) -> ReportResult:
     from grid.locate import as_point
 
+    node = CaseFlow.start_hazard if fields["major_hazard"] else CaseFlow.start
+    process = node.run()
     case = Case(
+        process=process,
         number=number,
         location=as_point(location),
         street=where.street,
@@ -478,14 +495,15 @@ def _create_case(
     )
     _start_clock(case, now)
     case.save()
-    for party in parties:
+    saved_parties = [
         Party.objects.create(
             case=case,
             name=party["name"].strip(),
             phone=party.get("phone", ""),
             note=party.get("note", ""),
         )
-    CaseFlow.start.run(case=case)
+        for party in parties
+    ]
     entry = record(
         case,
         "reported",
@@ -497,7 +515,15 @@ def _create_case(
     _save_photos(case, entry, checked, actor)
     if case.major_hazard:
         _alert_street(case, "hazard", _("Major safety hazard reported: %(n)s") % {"n": case.number})
-    return case
+    # The start left exactly one human task open: the first step's.
+    task_id = Task.objects.filter(process=process, flow_task_type="HUMAN").values_list("pk")
+    return ReportResult(
+        case,
+        created=True,
+        task_id=task_id.get()[0],
+        parties=saved_parties,
+        timeline=[entry],
+    )
 
 
 def _alert_street(case: Case, kind: str, text: str) -> None:

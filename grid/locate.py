@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from grid.models import Community, GridCell, Street
+from project.sharedstate import GenerationCache
 
 
 class OutsideTerritory(ValueError):
@@ -27,6 +29,17 @@ class Location:
 
 UNREAD_BOUNDARIES = ("boundary", "community__boundary", "community__street__boundary")
 
+# Cells with their community and street, by id. The spatial query then only
+# returns an id: building three model instances per lookup cost more than the
+# lookup itself (docs/benchmarks.md). Shared between requests: read only.
+_cells: GenerationCache[int, GridCell] = GenerationCache("access")
+
+
+def _load_cell(pk: int) -> GridCell:
+    # Boundaries are matched in the database and never read back.
+    cells = GridCell.objects.select_related("community__street").defer(*UNREAD_BOUNDARIES)
+    return cells.get(pk=pk)
+
 
 def as_point(value: Point | tuple[float, float]) -> Point:
     point = value if isinstance(value, Point) else Point(value[0], value[1], srid=4326)
@@ -35,6 +48,23 @@ def as_point(value: Point | tuple[float, float]) -> Point:
     elif point.srid != 4326:
         point = point.transform(4326, clone=True)
     return point
+
+
+def _cell_containing(point: Point) -> int | None:
+    """The id of the lowest-coded cell containing the point (borders included)."""
+    if connection.vendor == "postgresql":
+        # The one statement every report and lookup runs: written out, it skips
+        # the ORM's query building, two thirds of its time (docs/benchmarks.md).
+        # Same predicate and order as GridCellQuerySet.containing().
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {GridCell._meta.db_table} WHERE ST_Intersects(boundary,"
+                " ST_SetSRID(ST_MakePoint(%s, %s), 4326)) ORDER BY code LIMIT 1",
+                [point.x, point.y],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
+    return GridCell.objects.values_list("pk", flat=True).containing(point).first()
 
 
 def locate(value: Point | tuple[float, float], tolerance_m: float | None = None) -> Location:
@@ -47,15 +77,13 @@ def locate(value: Point | tuple[float, float], tolerance_m: float | None = None)
     point = as_point(value)
     if tolerance_m is None:
         tolerance_m = settings.GRID_LOCATE_TOLERANCE_M
-    # Boundaries are matched in the database and never read back: parsing three
-    # polygons per lookup cost more than the lookup (docs/benchmarks.md).
-    cells = GridCell.objects.select_related("community__street").defer(*UNREAD_BOUNDARIES)
-    cell = cells.containing(point).first()
+    cell_id = _cell_containing(point)
     method = "cell"
-    if cell is None and tolerance_m > 0:
-        cell = cells.near(point, tolerance_m).first()
+    if cell_id is None and tolerance_m > 0:
+        cell_id = GridCell.objects.values_list("pk", flat=True).near(point, tolerance_m).first()
         method = "near_cell"
-    if cell is not None:
+    if cell_id is not None:
+        cell = _cells.get(cell_id, lambda: _load_cell(cell_id))
         return Location(cell.community.street, cell.community, cell, method)
     community = (
         Community.objects.select_related("street")

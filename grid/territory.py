@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from grid.models import CellAssignment, Community, GridCell, Post, Role, Street
+from project.sharedstate import GenerationCache
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class Territory:
             return cls()
         if user.is_superuser:
             return cls(roles=frozenset({Role.ADMINISTRATOR}), everything=True)
+        # Every request needs it and posts change a few times a year: kept per
+        # process until a post, assignment or unit changes (grid.access).
+        return _cached.get(user.pk, lambda: cls._load(user))
+
+    @classmethod
+    def _load(cls, user: AbstractBaseUser) -> Territory:
         posts = tuple(
             Post.objects.current()
             .filter(user=user)
@@ -123,3 +130,8 @@ class Territory:
 
 def _ids(rows, attr: str) -> frozenset[int]:
     return frozenset(v for v in (getattr(r, attr) for r in rows) if v is not None)
+
+
+# By user. A post or assignment whose `started`/`ended` time passes without a
+# row changing takes effect within the cache's max_age (a minute).
+_cached: GenerationCache[int, Territory] = GenerationCache("access")

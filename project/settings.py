@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "project.sharedstate.request_scope",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -228,15 +229,16 @@ GRID_LOCATE_TOLERANCE_M = envint("GRID_LOCATE_TOLERANCE_M", "30")
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a bad or missing token a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "project.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Per token (user) and per address for the unauthenticated; counted in CACHES.
+    # Per token (user) and per address for the unauthenticated; counted in Redis
+    # (or this process without it) by project/throttling.py.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "project.throttling.UserThrottle",
+        "project.throttling.AnonThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": os.getenv("API_RATE", "1200/min"),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import translation
 
 from cases import reference
+from project import sharedstate, throttling
 from tests.base import Cast, build_cast, build_territory
 
 
@@ -38,11 +39,15 @@ def english():
 
 
 @pytest.fixture(autouse=True)
-def fresh_reference_cache():
-    """Each test reads categories, deadline rules and holidays from its own database state."""
+def fresh_caches():
+    """Each test reads reference data, territories and tokens from its own database state,
+    and starts with no API requests counted."""
     reference.clear()
+    sharedstate.clear_all()
+    throttling.reset()
     yield
     reference.clear()
+    sharedstate.clear_all()
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,18 @@ def test_it_reports_a_case_with_a_token(cast):
     assert Case.objects.get(number=data["number"]).source == "api"
 
 
+@pytest.mark.parametrize("code, hazard", [("0101", False), ("0303", True)])
+def test_the_reports_answer_is_the_cases_detail(cast, code, hazard):
+    """The 201 is built from the rows just written; it must be what a read returns."""
+    client = api(cast.coordinator)
+    parties = [{"name": "张三", "phone": "13800000000"}, {"name": "李四"}]
+    sent = body(category=code, major_hazard=hazard, parties=parties, client_id="c-1")
+    created = client.post("/api/v1/cases/", sent, format="json").json()
+    assert created.pop("created") is True
+    assert created["task_id"] is not None and len(created["parties"]) == 2
+    assert created == client.get(f"/api/v1/cases/{created['number']}/").json()
+
+
 def test_the_same_client_id_twice_makes_one_case_and_says_so(cast):
     client = api(cast.worker)
     first = client.post("/api/v1/cases/", body(client_id="phone-1"), format="json")

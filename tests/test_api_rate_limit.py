@@ -1,6 +1,5 @@
 """Per-token rate limits: past the rate, a 429 with Retry-After, and nothing written."""
 
-from django.core.cache import cache
 from rest_framework.throttling import UserRateThrottle
 
 from cases.models import Case
@@ -9,7 +8,6 @@ from tests.test_api_cases import api, body
 
 def test_a_token_past_its_rate_gets_429(cast, monkeypatch):
     monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
-    cache.delete(f"throttle_user_{cast.worker.pk}")
     client = api(cast.worker)
     assert [client.get("/api/v1/categories/").status_code for _ in range(3)] == [200] * 3
     refused = client.post("/api/v1/cases/", body(), format="json")
@@ -17,6 +15,23 @@ def test_a_token_past_its_rate_gets_429(cast, monkeypatch):
     assert "Retry-After" in refused.headers
     assert Case.objects.count() == 0
     # Another token has its own allowance.
-    cache.delete(f"throttle_user_{cast.dispatcher.pk}")
     assert api(cast.dispatcher).get("/api/v1/categories/").status_code == 200
-    cache.delete(f"throttle_user_{cast.worker.pk}")
+
+
+def test_the_window_slides_and_refusals_do_not_count(cast, monkeypatch):
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
+    clock = [600_000.0]  # the start of a minute
+    monkeypatch.setattr("project.throttling.time.time", lambda: clock[0])
+    client = api(cast.worker)
+    statuses = [client.get("/api/v1/categories/").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert client.get("/api/v1/categories/").headers["Retry-After"] == "60"
+    # Half way through the next minute the last one's three count for half: 1.5 + 1 ≤ 3.
+    # Had the refusals counted, 1.5 × 6 alone would refuse it.
+    clock[0] += 90
+    assert client.get("/api/v1/categories/").status_code == 200
+    refused = client.get("/api/v1/categories/")
+    # 1.5 + 2 > 3 until the previous minute weighs ≤ 1, 20 s into this one: 10 s from now.
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "10"
+    clock[0] += 10
+    assert client.get("/api/v1/categories/").status_code == 200

@@ -1,0 +1,146 @@
+"""State the web processes share: a Redis client, and generation numbers for caches.
+
+Several daphne workers keep per-process copies of data that rarely changes
+(who holds which post, which token is whose, the grid cells). A copy is only
+used while the *generation* it was loaded under is still current. A change
+saved through the ORM bumps the generation after its transaction commits, so
+every process drops its copy on its next request; without Redis (the embedded
+single process) the generation lives in this process.
+
+A request reads a generation once (`request_scope`): checking it on every
+cache lookup would cost a Redis round trip each.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+
+KEY_PREFIX = "gridcase:"
+_client = None
+_client_lock = threading.Lock()
+_local_generations: dict[str, str] = {}
+_caches: dict[str, list[GenerationCache]] = {}
+_counter = itertools.count(1)
+_in_request: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "gridcase_generations", default=None
+)
+
+
+def redis_client():
+    """One client (and connection pool) per process, or None without REDIS_URL.
+
+    Django's cache builds a new client object on every call; the throttle and
+    the generations run on each API request, so they keep their own.
+    """
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                import redis
+
+                _client = redis.Redis.from_url(settings.REDIS_URL)
+    return _client
+
+
+def generation(name: str) -> str:
+    """The current generation of `name`, read at most once per request."""
+    seen = _in_request.get()
+    if seen is not None and name in seen:
+        return seen[name]
+    client = redis_client()
+    if client is None:
+        value = _local_generations.setdefault(name, "0")
+    else:
+        raw = client.get(KEY_PREFIX + "gen:" + name)
+        value = raw.decode() if raw else "0"
+    if seen is not None:
+        seen[name] = value
+    return value
+
+
+def invalidate(name: str) -> None:
+    """Data under `name` changed: drop this process's copies now, everyone's after commit."""
+    for cache in _caches.get(name, ()):
+        cache.clear()
+    bump(name)
+
+
+def clear_all() -> None:
+    """Drop every per-process copy (tests: each starts from its own database state)."""
+    for caches in _caches.values():
+        for cache in caches:
+            cache.clear()
+
+
+def bump(name: str) -> None:
+    """Start a new generation of `name` once the current transaction commits."""
+
+    def publish() -> None:
+        value = f"{os.getpid()}-{time.time_ns()}-{next(_counter)}"
+        _local_generations[name] = value
+        client = redis_client()
+        if client is not None:
+            client.set(KEY_PREFIX + "gen:" + name, value)
+
+    transaction.on_commit(publish)
+
+
+def request_scope(get_response):
+    """Middleware: each request reads each generation once, and only its own."""
+
+    def middleware(request):
+        token = _in_request.set({})
+        try:
+            return get_response(request)
+        finally:
+            _in_request.reset(token)
+
+    return middleware
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class GenerationCache(Generic[K, V]):
+    """Values kept in this process while `generation(name)` is unchanged.
+
+    `max_age` is a backstop for changes that bypass the ORM's signals (a
+    queryset `update()`, SQL by hand). `clear()` drops this process's copies at
+    once, for changes made by this process that have not committed yet.
+    """
+
+    def __init__(self, name: str, max_age: float = 60.0, max_entries: int = 20_000):
+        self.name = name
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[str, float, V]] = {}
+        _caches.setdefault(name, []).append(self)
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        current = generation(self.name)
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == current and now - entry[1] < self.max_age:
+            return entry[2]
+        value = load()
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        # Stored under the generation read *before* loading: a change that
+        # commits while we load bumps past it, so the copy is not kept.
+        self._entries[key] = (current, now, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,67 @@
+"""Per-process copies of tokens, territories and cells: used while current, dropped on change."""
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from grid.models import CellAssignment, Post
+from project import sharedstate
+from tests.base import POINT_A1_001
+from tests.test_api_cases import api
+
+LON, LAT = POINT_A1_001
+LOCATE = f"/api/v1/territory/locate/?lon={LON}&lat={LAT}"
+
+
+def test_a_revoked_token_is_refused_at_once(cast):
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    Token.objects.filter(user=cast.worker).get().delete()
+    assert client.get(LOCATE).status_code == 401
+
+
+def test_a_deactivated_user_is_refused_at_once(cast):
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    cast.worker.is_active = False
+    cast.worker.save()
+    assert client.get(LOCATE).status_code == 401
+
+
+def test_an_ended_post_narrows_the_territory_at_once(cast):
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    now = timezone.now()
+    for row in [*Post.objects.filter(user=cast.worker), *cast.worker.cell_assignments.all()]:
+        row.ended = now
+        row.save()
+    refused = client.get(LOCATE)
+    assert refused.status_code == 400 and "outside your territory" in refused.json()["detail"]
+
+
+def test_a_warm_lookup_is_one_query(cast, django_assert_num_queries):
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get(LOCATE).json()["cell"] == "420106002001001"
+
+
+@pytest.mark.redis
+def test_another_processs_change_reaches_this_one_through_the_generation(cast):
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    # Another process ends the posts: this one's signals never fire, its copy stays…
+    now = timezone.now()
+    Post.objects.filter(user=cast.worker).update(ended=now)
+    CellAssignment.objects.filter(worker=cast.worker).update(ended=now)
+    assert client.get(LOCATE).status_code == 200
+    # …until that process's commit starts a new generation in Redis.
+    sharedstate.redis_client().set(sharedstate.KEY_PREFIX + "gen:access", "elsewhere")
+    assert client.get(LOCATE).status_code == 400
+
+
+def test_a_change_publishes_a_new_generation_on_commit(cast, django_capture_on_commit_callbacks):
+    before = sharedstate.generation("access")
+    with django_capture_on_commit_callbacks(execute=True):
+        Post.objects.filter(user=cast.worker).get().save()
+    assert sharedstate.generation("access") != before
