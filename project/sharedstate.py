@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+import redis
 from django.conf import settings
 from django.db import transaction
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "gridcase:"
 _client = None
@@ -47,9 +54,14 @@ def redis_client():
     if _client is None:
         with _client_lock:
             if _client is None:
-                import redis
-
-                _client = redis.Redis.from_url(settings.REDIS_URL)
+                # One quick retry, then give up: a request must not hang on a
+                # Redis that is down (callers fall back, see generation()).
+                _client = redis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_connect_timeout=0.5,
+                    socket_timeout=1.0,
+                    retry=Retry(NoBackoff(), 1),
+                )
     return _client
 
 
@@ -62,8 +74,14 @@ def generation(name: str) -> str:
     if client is None:
         value = _local_generations.setdefault(name, "0")
     else:
-        raw = client.get(KEY_PREFIX + "gen:" + name)
-        value = raw.decode() if raw else "0"
+        try:
+            raw = client.get(KEY_PREFIX + "gen:" + name)
+            value = raw.decode() if raw else "0"
+        except RedisError:
+            # Redis is down: nothing cached can be trusted, so nothing matches
+            # and every copy is read again from the database.
+            logger.warning("Cannot read generation %s from Redis", name, exc_info=True)
+            value = f"unknown-{time.time_ns()}"
     if seen is not None:
         seen[name] = value
     return value
@@ -91,7 +109,11 @@ def bump(name: str) -> None:
         _local_generations[name] = value
         client = redis_client()
         if client is not None:
-            client.set(KEY_PREFIX + "gen:" + name, value)
+            try:
+                client.set(KEY_PREFIX + "gen:" + name, value)
+            except RedisError:
+                # Other processes keep their copies until the 60 s max_age.
+                logger.warning("Cannot publish generation %s to Redis", name, exc_info=True)
 
     transaction.on_commit(publish)
 

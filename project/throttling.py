@@ -11,14 +11,17 @@ it still overlaps): one Redis round trip, no lost counts.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 
+from redis.exceptions import RedisError
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from project.sharedstate import KEY_PREFIX, redis_client
 
+logger = logging.getLogger(__name__)
 _local: dict[str, int] = {}
 _local_lock = threading.Lock()
 
@@ -47,7 +50,10 @@ def _uncount(current: str) -> None:
         with _local_lock:
             _local[current] = _local.get(current, 1) - 1
     else:
-        client.decr(current)
+        try:
+            client.decr(current)
+        except RedisError:
+            logger.warning("Cannot uncount a refused API request in Redis", exc_info=True)
 
 
 def reset() -> None:
@@ -75,7 +81,12 @@ class SlidingWindowMixin:
         fraction = into / self.duration
         current = f"{KEY_PREFIX}throttle:{key}:{int(window)}"
         previous = f"{KEY_PREFIX}throttle:{key}:{int(window) - 1}"
-        count, before = _count(current, previous, 2 * self.duration)
+        try:
+            count, before = _count(current, previous, 2 * self.duration)
+        except RedisError:
+            # Counting is down, not the API: let the request through.
+            logger.warning("Cannot count API requests in Redis", exc_info=True)
+            return True
         # The tolerance: a client back exactly at Retry-After is let in despite rounding.
         if before * (1 - fraction) + count <= self.num_requests + 1e-9:
             return True

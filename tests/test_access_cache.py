@@ -65,3 +65,12 @@ def test_a_change_publishes_a_new_generation_on_commit(cast, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         Post.objects.filter(user=cast.worker).get().save()
     assert sharedstate.generation("access") != before
+
+
+def test_with_redis_down_the_api_still_answers_from_the_database(cast, settings, monkeypatch):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    monkeypatch.setattr(sharedstate, "_client", None)
+    client = api(cast.worker)
+    assert client.get(LOCATE).status_code == 200
+    Token.objects.filter(user=cast.worker).update(key="f" * 40)  # no signal, no generation
+    assert client.get(LOCATE).status_code == 401
