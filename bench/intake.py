@@ -21,11 +21,13 @@ from /proc.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import random
 import threading
 import time
 import urllib.request
+from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,10 +58,19 @@ def workers_of(pid: int) -> list[int]:
 
 
 def through_api(
-    url: str, tokens: list[str], points, n: int, clients: int, rate: float | None = None
+    url: str,
+    tokens: list[str],
+    points,
+    n: int,
+    clients: int,
+    rate: float | None = None,
+    keep_alive: bool = False,
 ) -> tuple[list, float]:
+    """Reports through the API: a new connection each, or one kept per client."""
     latencies: list[float] = []
     lock = threading.Lock()
+    local = threading.local()
+    address = urlsplit(url)
     begin = time.perf_counter() + 0.1
 
     def one(i: int) -> None:
@@ -88,8 +99,16 @@ def through_api(
             start = due
         else:
             start = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=60) as response:
+        if keep_alive:
+            if not hasattr(local, "conn"):
+                local.conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+            local.conn.request("POST", "/api/v1/cases/", body=body, headers=request.headers)
+            response = local.conn.getresponse()
+            response.read()
             assert response.status == 201, response.status
+        else:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                assert response.status == 201, response.status
         with lock:
             latencies.append(time.perf_counter() - start)
 
@@ -187,6 +206,9 @@ def main() -> None:
     ) as url:
         through_api(url, tokens, points, 100, args.clients)  # warm up every worker
         closed, seconds = through_api(url, tokens, points, args.requests, args.clients)
+        kept, kept_seconds = through_api(
+            url, tokens, points, args.requests, args.clients, keep_alive=True
+        )
         opened, open_seconds = through_api(
             url, tokens, points, args.requests, args.clients, rate=args.rate
         )
@@ -196,6 +218,10 @@ def main() -> None:
     print("|---|---|---|")
     closed_rate = args.requests / seconds
     print(f"| HTTP API ({server}), closed loop | {closed_rate:.0f} | {summary(closed)} |")
+    print(
+        f"| HTTP API ({server}), closed loop, a connection kept per client | "
+        f"{args.requests / kept_seconds:.0f} | {summary(kept)} |"
+    )
     print(
         f"| HTTP API ({server}), offered {args.rate:.0f}/s | "
         f"{args.requests / open_seconds:.0f} | {summary(opened)} |"

@@ -146,6 +146,8 @@ def sweep() -> None:
                 [now],
             )
         raw = time.perf_counter() - start
+        # The raw UPDATE leaves yellow rows checked early; don't leave them behind.
+        Case.objects.filter(pk__in=ids).update(deadline_check_at=future, deadline_state="green")
         per = f"{seconds / due * 1000:.2f} ms" if due else "—"
         print(
             f"| {due:,} | {seconds * 1000:.0f} ms ({changed:,} changed) | {per} | "

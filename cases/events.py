@@ -49,18 +49,24 @@ def broadcast(payloads: list[dict]) -> None:
     """Send committed events to their street's group; never raises.
 
     Payloads are built inside the transaction (cases.services.record), so
-    sending needs no query.
+    sending needs no query. All of them go in one trip to the event loop:
+    async_to_sync from a plain thread starts a loop each time (~3 ms, which
+    a sweep of 500 due steps paid 500 times).
     """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not payloads:
         return
+    try:
+        async_to_sync(_send_all)(layer, payloads)
+    except Exception:  # the layer is down: maps catch up from the database later
+        logger.warning("Could not broadcast events from %s", payloads[0]["seq"], exc_info=True)
+
+
+async def _send_all(layer, payloads: list[dict]) -> None:
     for payload in payloads:
-        try:
-            async_to_sync(layer.group_send)(
-                street_group(payload["case"]["street"]), {"type": "case.event", "event": payload}
-            )
-        except Exception:  # the layer is down: maps catch up from the database later
-            logger.warning("Could not broadcast event %s", payload["seq"], exc_info=True)
+        await layer.group_send(
+            street_group(payload["case"]["street"]), {"type": "case.event", "event": payload}
+        )
 
 
 # How many missed events a reconnecting map may fetch before it should reload its snapshot.

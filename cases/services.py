@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
@@ -209,18 +209,22 @@ def _increment(sql: str, params: list) -> int:
         return cursor.fetchone()[0]
 
 
-def _next_seq() -> int:
-    # The row lock is held until commit, so sequence numbers commit in order:
-    # a map that has seen N never later finds an N-1 it missed.
-    return _increment(
-        f"INSERT INTO {EventSequence._meta.db_table} (id, last) VALUES (1, 1) "
+def _next_seqs(count: int = 1) -> range:
+    """Take `count` consecutive sequence numbers.
+
+    The row lock is held until commit, so sequence numbers commit in order:
+    a map that has seen N never later finds an N-1 it missed.
+    """
+    last = _increment(
+        f"INSERT INTO {EventSequence._meta.db_table} (id, last) VALUES (1, %s) "
         "ON CONFLICT (id) DO UPDATE SET last = excluded.last + "
         f"{EventSequence._meta.db_table}.last RETURNING last",
-        [],
+        [count],
     )
+    return range(last - count + 1, last + 1)
 
 
-def record(
+def entry_for(
     case: Case,
     action: str,
     *,
@@ -231,9 +235,8 @@ def record(
     client_id: str | None = None,
     at: datetime | None = None,
 ) -> TimelineEntry:
-    """Append a timeline entry (the event the map receives) and broadcast it after commit."""
-    entry = TimelineEntry.objects.create(
-        seq=_next_seq(),
+    """A timeline entry for the case as it is now, not yet numbered or saved."""
+    return TimelineEntry(
         case=case,
         street_id=case.street_id,
         community_id=case.community_id,
@@ -247,9 +250,26 @@ def record(
         data=data or {},
         client_id=client_id,
     )
-    payload = events.event_payload(entry)
-    transaction.on_commit(lambda: events.broadcast([payload]))
-    return entry
+
+
+def record(case: Case, action: str, **fields) -> TimelineEntry:
+    """Append a timeline entry (the event the map receives) and broadcast it after commit."""
+    return record_many([entry_for(case, action, **fields)])[0]
+
+
+def record_many(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Number and save entries in one go; broadcast them after commit."""
+    if not entries:
+        return entries
+    for entry, seq in zip(entries, _next_seqs(len(entries)), strict=True):
+        entry.seq = seq
+    if len(entries) == 1:
+        entries[0].save()
+    else:
+        TimelineEntry.objects.bulk_create(entries)
+    payloads = [events.event_payload(entry) for entry in entries]
+    transaction.on_commit(lambda: events.broadcast(payloads))
+    return entries
 
 
 def time_limit(step: str, category: Category, urgency: str) -> tuple[int, str]:
@@ -1072,52 +1092,58 @@ def case_return_visit(
 # Deadlines (督办)
 
 
-def _supervisors(case: Case):
-    """One level up from whoever holds the step: the street's coordinators and leaders."""
-    return User.objects.filter(
-        posts__in=Post.objects.current().filter(
-            role__in=[Role.COORDINATOR, Role.LEADER], street_id=case.street_id
-        )
-    ).distinct()
+def _supervisors(street_ids: Iterable[int]) -> dict[int, set[int]]:
+    """One level up from whoever holds the step: each street's coordinators and leaders."""
+    posts = Post.objects.current().filter(
+        role__in=[Role.COORDINATOR, Role.LEADER], street_id__in=set(street_ids)
+    )
+    found: dict[int, set[int]] = {}
+    for street_id, user_id in posts.values_list("street_id", "user_id"):
+        found.setdefault(street_id, set()).add(user_id)
+    return found
 
 
 def deadline_sweep(now: datetime | None = None, batch: int = 500) -> int:
     """Turn due steps yellow or red; escalate each red step exactly once.
 
     Reads only cases whose deadline_check_at has passed (an indexed column),
-    so the work grows with the due steps, not with all open cases. Every
-    change is a conditional UPDATE: when two sweepers race, one matches the
-    row and the other updates nothing and records nothing.
+    so the work grows with the due steps, not with all open cases. A batch
+    is locked, changed with two UPDATEs and recorded in one transaction (one
+    step at a time cost ~7 ms each, docs/benchmarks.md). Rows another sweeper
+    or a step in progress holds are skipped and come up in the next sweep, so
+    two sweepers never change one case twice. Returns how many changed.
     """
     now = now or timezone.now()
-    changed = 0
-    due = list(
-        Case.objects.filter(deadline_check_at__lte=now)
-        .order_by("deadline_check_at")
-        .values_list("pk", flat=True)[:batch]
-    )
-    for pk in due:
-        changed += _sweep_one(pk, now)
-    return changed
-
-
-def _sweep_one(pk: int, now: datetime) -> int:
     with transaction.atomic():
-        case = Case.objects.select_related("category", "street").get(pk=pk)
-        if case.step_due is None or case.deadline_check_at is None:
-            return 0
-        if now >= case.step_due:
-            won = Case.objects.filter(
-                pk=pk, step_due=case.step_due, deadline_check_at=case.deadline_check_at
-            ).update(deadline_state=DeadlineState.RED, supervised=True, deadline_check_at=None)
-            if not won:
-                return 0
-            case.deadline_state, case.supervised, case.deadline_check_at = (
-                DeadlineState.RED,
-                True,
-                None,
-            )
-            record(
+        due = list(
+            # of=self: lock the cases, not the categories and streets beside them.
+            Case.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("category", "street")
+            .filter(deadline_check_at__lte=now, step_due__isnull=False)
+            .order_by("deadline_check_at")[:batch]
+        )
+        red = [c for c in due if now >= c.step_due]
+        yellow = [c for c in due if now < c.step_due and c.deadline_state == DeadlineState.GREEN]
+        # Already yellow yet checked early (a hand edit): wait for the due time,
+        # or such rows would head every batch and starve the rest.
+        early = [c.pk for c in due if now < c.step_due and c.deadline_state != DeadlineState.GREEN]
+        Case.objects.filter(pk__in=early).update(deadline_check_at=F("step_due"))
+        _escalate(red, now)
+        _warn(yellow, now)
+    return len(red) + len(yellow)
+
+
+def _escalate(cases: list[Case], now: datetime) -> None:
+    if not cases:
+        return
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+        deadline_state=DeadlineState.RED, supervised=True, deadline_check_at=None
+    )
+    for case in cases:
+        case.deadline_state, case.supervised, case.deadline_check_at = DeadlineState.RED, True, None
+    record_many(
+        [
+            entry_for(
                 case,
                 "overdue",
                 from_state=case.state,
@@ -1125,26 +1151,40 @@ def _sweep_one(pk: int, now: datetime) -> int:
                 data={"due": case.step_due.isoformat(), "escalated": True},
                 note=_("Past its deadline: escalated to the street (督办)."),
             )
-            text = _("Case %(n)s is overdue at “%(s)s”.") % {
-                "n": case.number,
-                "s": case.get_state_display(),
-            }
-            Notification.objects.bulk_create(
-                Notification(user=u, case=case, kind="overdue", text=text[:300])
-                for u in _supervisors(case)
-            )
-            return 1
-        won = Case.objects.filter(
-            pk=pk, deadline_state=DeadlineState.GREEN, deadline_check_at=case.deadline_check_at
-        ).update(deadline_state=DeadlineState.YELLOW, deadline_check_at=case.step_due)
-        if not won:
-            return 0
+            for case in cases
+        ]
+    )
+    supervisors = _supervisors(c.street_id for c in cases)
+    notices = []
+    for case in cases:
+        text = _("Case %(n)s is overdue at “%(s)s”.") % {
+            "n": case.number,
+            "s": case.get_state_display(),
+        }
+        notices += [
+            Notification(user_id=u, case=case, kind="overdue", text=text[:300])
+            for u in sorted(supervisors.get(case.street_id, ()))
+        ]
+    Notification.objects.bulk_create(notices)
+
+
+def _warn(cases: list[Case], now: datetime) -> None:
+    if not cases:
+        return
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+        deadline_state=DeadlineState.YELLOW, deadline_check_at=F("step_due")
+    )
+    for case in cases:
         case.deadline_state, case.deadline_check_at = DeadlineState.YELLOW, case.step_due
-        record(
-            case,
-            "near_deadline",
-            from_state=case.state,
-            at=now,
-            data={"due": case.step_due.isoformat()},
-        )
-        return 1
+    record_many(
+        [
+            entry_for(
+                case,
+                "near_deadline",
+                from_state=case.state,
+                at=now,
+                data={"due": case.step_due.isoformat()},
+            )
+            for case in cases
+        ]
+    )

@@ -15,11 +15,23 @@ from django.db import close_old_connections
 logger = logging.getLogger(__name__)
 
 
+# A tick sweeps batches until fewer than a batch were due, up to this many:
+# a backlog after an outage clears in one tick without starving the loop.
+BATCH = 500
+MAX_BATCHES = 40
+
+
 def sweep() -> int:
-    """Turn due steps yellow or red once; returns how many changed."""
+    """Turn every due step yellow or red; returns how many changed."""
     from cases.services import deadline_sweep
 
-    return deadline_sweep()
+    total = 0
+    for _ in range(MAX_BATCHES):
+        fired = deadline_sweep(batch=BATCH)
+        total += fired
+        if fired < BATCH:
+            break
+    return total
 
 
 def run_forever(stop: threading.Event, interval: float | None = None) -> None:

@@ -7,9 +7,11 @@ import threading
 from datetime import timedelta
 
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from cases import services
-from cases.models import Case, DeadlineRule, DeadlineState, Notification, State
+from cases.models import Case, DeadlineRule, DeadlineState, Notification, State, TimelineEntry
 from cases.timers import sweep
 from tests.base import build_cast, build_territory, report
 
@@ -71,11 +73,28 @@ def test_the_next_step_starts_a_fresh_green_clock(cast):
     assert case.deadline_check_at == case.step_warn_at
 
 
-def test_a_sweep_reads_only_due_cases(cast, django_assert_num_queries):
+def test_a_sweep_reads_only_due_cases(cast):
     cases = [report(cast.worker) for _ in range(5)]
     now = cases[0].step_warn_at - timedelta(minutes=1)
-    with django_assert_num_queries(1):
+    with CaptureQueriesContext(connection) as queries:
         assert services.deadline_sweep(now=now) == 0
+    # One statement besides the transaction's own: the indexed read of due cases.
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1 and "deadline_check_at" in statements[0]
+
+
+def test_a_batch_of_due_steps_costs_the_same_statements_as_one(cast):
+    """A backlog after an outage is swept in batches, not one transaction per case."""
+    cases = [report(cast.worker) for _ in range(6)]
+    due = max(c.step_due for c in cases)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.deadline_sweep(now=due) == 6
+    assert len(queries) <= 9
+    entries = TimelineEntry.objects.filter(action="overdue").order_by("seq")
+    assert entries.count() == 6
+    seqs = [e.seq for e in entries]
+    assert seqs == list(range(seqs[0], seqs[0] + 6))
+    assert Notification.objects.filter(kind="overdue").count() == 6 * 2
 
 
 def test_closed_cases_are_never_swept(cast):
@@ -126,3 +145,29 @@ def test_two_timer_processes_escalate_exactly_once(reference_data):
     for case in cases:
         assert case.timeline.filter(action="overdue").count() == 1
     assert Notification.objects.filter(kind="overdue").count() == 6 * 2
+
+
+def test_a_tick_sweeps_a_backlog_in_batches(cast, monkeypatch):
+    cases = [report(cast.worker) for _ in range(5)]
+    monkeypatch.setattr("cases.timers.BATCH", 2)
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+        step_due=timezone.now() - timedelta(minutes=1),
+        deadline_check_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert sweep() == 5
+    assert set(Case.objects.values_list("deadline_state", flat=True)) == {DeadlineState.RED}
+
+
+def test_a_yellow_step_checked_early_waits_for_its_due_time(cast):
+    """A hand-edited row must not head every batch and starve the due ones behind it."""
+    early, due = report(cast.worker), report(cast.worker)
+    now = due.step_due
+    Case.objects.filter(pk=early.pk).update(
+        deadline_state=DeadlineState.YELLOW,
+        step_due=now + timedelta(days=1),
+        deadline_check_at=now - timedelta(days=1),
+    )
+    assert services.deadline_sweep(now=now, batch=1) == 0
+    early.refresh_from_db()
+    assert early.deadline_check_at == early.step_due
+    assert services.deadline_sweep(now=now, batch=1) == 1
