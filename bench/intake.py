@@ -27,9 +27,9 @@ import random
 import threading
 import time
 import urllib.request
-from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from common import PRODUCTION_LIKE, machine, person, summary
 from django.conf import settings
