@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -50,8 +49,6 @@ from cases.models import (
 from grid.locate import OutsideTerritory, locate
 from grid.models import CellAssignment, Department, Post, Role
 from grid.territory import Territory
-
-User = get_user_model()
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -547,13 +544,9 @@ def _create_case(
 
 
 def _alert_street(case: Case, kind: str, text: str) -> None:
-    users = User.objects.filter(
-        posts__in=Post.objects.current().filter(
-            role__in=[Role.COORDINATOR, Role.LEADER], street_id=case.street_id
-        )
-    ).distinct()
+    users = _supervisors([case.street_id]).get(case.street_id, ())
     Notification.objects.bulk_create(
-        Notification(user=u, case=case, kind=kind, text=text[:300]) for u in users
+        Notification(user_id=u, case=case, kind=kind, text=text[:300]) for u in sorted(users)
     )
 
 

@@ -12,9 +12,8 @@ from django.db.models.signals import post_delete, post_save
 from rest_framework.authtoken.models import Token
 
 from grid.models import CellAssignment, Community, Department, District, GridCell, Post, Street
-from project.sharedstate import invalidate
+from project.sharedstate import ACCESS, invalidate
 
-ACCESS = "access"
 SOURCES = (Post, CellAssignment, GridCell, Community, Street, District, Department, Token)
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from grid.models import Community, GridCell, Street
-from project.sharedstate import GenerationCache
+from project.sharedstate import ACCESS, GenerationCache
 
 
 class OutsideTerritory(ValueError):
@@ -32,7 +32,7 @@ UNREAD_BOUNDARIES = ("boundary", "community__boundary", "community__street__boun
 # Cells with their community and street, by id. The spatial query then only
 # returns an id: building three model instances per lookup cost more than the
 # lookup itself (docs/benchmarks.md). Shared between requests: read only.
-_cells: GenerationCache[int, GridCell] = GenerationCache("access")
+_cells: GenerationCache[int, GridCell] = GenerationCache(ACCESS)
 
 
 def _load_cell(pk: int) -> GridCell:

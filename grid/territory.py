@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from grid.models import CellAssignment, Community, GridCell, Post, Role, Street
-from project.sharedstate import GenerationCache
+from project.sharedstate import ACCESS, GenerationCache
 
 
 @dataclass(frozen=True)
@@ -134,4 +134,4 @@ def _ids(rows, attr: str) -> frozenset[int]:
 
 # By user. A post or assignment whose `started`/`ended` time passes without a
 # row changing takes effect within the cache's max_age (a minute).
-_cached: GenerationCache[int, Territory] = GenerationCache("access")
+_cached: GenerationCache[int, Territory] = GenerationCache(ACCESS)

@@ -6,10 +6,10 @@ import copy
 
 from rest_framework.authentication import TokenAuthentication
 
-from project.sharedstate import GenerationCache
+from project.sharedstate import ACCESS, GenerationCache
 
 # Token key → (user, token); dropped when a token, user or post changes (grid.access).
-_owners: GenerationCache[str, tuple] = GenerationCache("access")
+_owners: GenerationCache[str, tuple] = GenerationCache(ACCESS)
 
 
 class CachedTokenAuthentication(TokenAuthentication):

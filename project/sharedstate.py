@@ -32,6 +32,8 @@ from redis.retry import Retry
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "gridcase:"
+# Who may see what: token owners, territories, located cells (grid.access).
+ACCESS = "access"
 _client = None
 _client_lock = threading.Lock()
 _local_generations: dict[str, str] = {}
