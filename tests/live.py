@@ -55,6 +55,7 @@ def live_server(*, args: tuple[str, ...] = (), **env):
         }
         | env
     )
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone's benchmarks run before anything made it
     log = open(ROOT / "var" / f"live-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), *args],

@@ -1,0 +1,68 @@
+"""HTTP through the ASGI application the servers run: the one-hop handler."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+from rest_framework.authtoken.models import Token
+
+from project.asgi import application, django_asgi_app
+from tests.base import POINT_A1_001, build_cast, build_territory
+
+pytestmark = pytest.mark.usefixtures("reference_data")
+
+
+def request(path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
+    headers = [(b"host", b"testserver"), *headers]
+    communicator = HttpCommunicator(application, "GET", path, headers=headers)
+    return async_to_sync(communicator.get_response)(timeout=10)
+
+
+def test_the_middleware_chain_and_the_view_are_one_synchronous_call():
+    assert not asyncio.iscoroutinefunction(django_asgi_app._middleware_chain)
+
+
+def test_an_api_request_is_answered_with_the_callers_data_and_a_401_without_a_token():
+    cast = build_cast(build_territory())
+    token = Token.objects.create(user=cast.leader).key
+    lon, lat = POINT_A1_001
+    path = f"/api/v1/territory/locate/?lon={lon}&lat={lat}"
+    answer = request(path, [(b"authorization", f"Token {token}".encode())])
+    assert answer["status"] == 200, answer["body"]
+    assert b'"cell":"420106002001001"' in answer["body"].replace(b" ", b"")
+    assert request(path)["status"] == 401
+
+
+def test_the_view_runs_on_the_thread_the_request_started_on(monkeypatch):
+    # request_started's receivers (close_old_connections) and the view share a
+    # thread, so the connection the view used is the one returned at the end.
+    from django.core import signals
+
+    threads: dict[str, int] = {}
+
+    def started(**kwargs):
+        threads["started"] = threading.get_ident()
+
+    signals.request_started.connect(started)
+    monkeypatch.setattr("frontend.views.connection", _Recorder(threads), raising=True)
+    try:
+        assert request("/healthz")["status"] == 200
+    finally:
+        signals.request_started.disconnect(started)
+    assert threads["view"] == threads["started"]
+    assert threads["view"] != threading.get_ident()
+
+
+class _Recorder:
+    """Stands in for django.db.connection in the health view, noting its thread."""
+
+    def __init__(self, threads: dict[str, int]):
+        self.threads = threads
+
+    def cursor(self):
+        from django.db import connection
+
+        self.threads["view"] = threading.get_ident()
+        return connection.cursor()
