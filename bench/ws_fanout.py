@@ -3,7 +3,7 @@
     DATABASE_URL=postgis://…/gridcase_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ws_fanout.py --clients 200 1000 --events 20
 
-Starts one daphne server (`manage.py serve`) on the database, connects N
+Starts `manage.py serve --workers W` (daphne; one process by default) on the database, connects N
 clients to /ws/map/ as a street leader, then reports EVENTS cases in that
 street from this process through the services. The commit time is taken
 where the service hands the committed entry to the channel layer (Redis);
@@ -19,11 +19,12 @@ import json
 import time
 
 import websockets
-from common import machine, person, summary  # noqa: I001
+from common import PRODUCTION_LIKE, machine, person, summary  # noqa: I001
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.db.models import Count
+from django.test import override_settings
 
 from cases import events, services
 from cases.models import Category, Source
@@ -82,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="web processes (serve --workers)")
     args = parser.parse_args()
     if not settings.REDIS_URL:
         raise SystemExit("set REDIS_URL: the server and this process share the Redis layer")
@@ -119,10 +121,13 @@ def main() -> None:
         return dict(sent)
 
     print(f"# WebSocket fan-out — {machine()}\n")
+    print(f"daphne × {args.workers}\n")
     print("| clients | events | commit → receipt |")
     print("|---|---|---|")
-    cookie = session_cookie(leader)
-    with live_server(TIMERS="off") as base:
+    # The session's hash is keyed with the server's SECRET_KEY, not this process's.
+    with override_settings(SECRET_KEY=PRODUCTION_LIKE["SECRET_KEY"]):
+        cookie = session_cookie(leader)
+    with live_server(args=("--workers", str(args.workers)), **PRODUCTION_LIKE) as base:
         url = base.replace("http://", "ws://") + "/ws/map/"
         for clients in args.clients:
             sent.clear()
