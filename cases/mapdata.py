@@ -199,7 +199,7 @@ def stats(user, *, start: datetime | None = None, end: datetime | None = None) -
     )
     counts["new_today"] = cases.filter(reported_at__gte=today).count()
     counts["closed_today"] = cases.filter(closed_at__gte=today, state=State.CLOSED).count()
-    by_community = metrics(cases, start=start, end=end, group="community", with_durations=False)
+    by_community = metrics(cases, start=start, end=end, group="community", counts_only=True)
     total = combine(by_community)
     return {
         **counts,

@@ -49,5 +49,5 @@ def test_the_map_snapshot_and_stats(client, cast, thirty, django_assert_max_num_
     client.force_login(cast.leader)
     snap = count(django_assert_max_num_queries, 10, lambda: client.get("/map/snapshot.json").json())
     assert len(snap["markers"]) == 30
-    stats = count(django_assert_max_num_queries, 12, lambda: client.get("/map/stats.json").json())
+    stats = count(django_assert_max_num_queries, 6, lambda: client.get("/map/stats.json").json())
     assert stats["open"] == 30
