@@ -15,7 +15,10 @@ with API tokens, two ways:
 The baseline writes the same rows (a case and its timeline entry, with the
 case number and sequence counters) in one hand-written psycopg transaction
 each, from the same number of threads. Peak RSS of each web worker is read
-from /proc.
+from /proc, and so is the CPU time a report costs the web workers and
+PostgreSQL in the closed loop: steadier than reports/s on a machine whose
+speed varies. To compare two versions of the code, run their checkouts in
+turns with --rounds 3 and compare CPU per report.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import threading
 import time
@@ -46,6 +50,62 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds the processes have used so far."""
+    user = system = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
+def postgres_pids() -> list[int]:
+    """PostgreSQL's processes on this machine (the server and its backends)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+class CPUMeter:
+    """CPU time per report of the web workers and of PostgreSQL, from /proc.
+
+    Steadier than reports/s on a machine whose speed varies: the work a report
+    costs, not how fast the machine did it. PostgreSQL's figure counts every
+    backend on the machine, so run nothing else against it meanwhile.
+    """
+
+    def __init__(self, workers: list[int]):
+        self.workers = workers
+
+    def __enter__(self) -> CPUMeter:
+        self.web = cpu_seconds(self.workers)
+        self.db = sum(cpu_seconds(postgres_pids()))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        user, system = cpu_seconds(self.workers)
+        self.user = user - self.web[0]
+        self.system = system - self.web[1]
+        self.postgres = sum(cpu_seconds(postgres_pids())) - self.db
+
+    def per_report(self, n: int) -> str:
+        return (
+            f"web workers {1000 * (self.user + self.system) / n:.1f} ms "
+            f"(user {1000 * self.user / n:.1f}, system {1000 * self.system / n:.1f}), "
+            f"PostgreSQL {1000 * self.postgres / n:.1f} ms"
+        )
 
 
 def workers_of(pid: int) -> list[int]:
@@ -177,6 +237,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=150.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="closed-loop rounds, each with its reports/s and CPU per report "
+        "(to compare two checkouts, run them in turns)",
+    )
     args = parser.parse_args()
     from cases.models import Category, EventSequence
     from tests.live import live_server
@@ -205,14 +272,19 @@ def main() -> None:
         **PRODUCTION_LIKE,
     ) as url:
         through_api(url, tokens, points, 100, args.clients)  # warm up every worker
-        closed, seconds = through_api(url, tokens, points, args.requests, args.clients)
+        workers = workers_of(url.pid)
+        rounds = []
+        for _ in range(args.rounds):
+            with CPUMeter(workers) as cpu:
+                closed, seconds = through_api(url, tokens, points, args.requests, args.clients)
+            rounds.append((args.requests / seconds, cpu.per_report(args.requests)))
         kept, kept_seconds = through_api(
             url, tokens, points, args.requests, args.clients, keep_alive=True
         )
         opened, open_seconds = through_api(
             url, tokens, points, args.requests, args.clients, rate=args.rate
         )
-        rss = [peak_rss_mb(pid) for pid in workers_of(url.pid)]
+        rss = [peak_rss_mb(pid) for pid in workers]
     server = f"daphne × {args.workers}"
     print("| path | reports/s | latency |")
     print("|---|---|---|")
@@ -231,6 +303,9 @@ def main() -> None:
         f"| hand-written psycopg transaction | {args.requests / raw_seconds:.0f} | {summary(raw)} |"
     )
     print("\nPeak RSS per web worker: " + ", ".join(f"{r:.0f} MB" for r in rss))
+    print("\nCPU per report, closed loop:")
+    for i, (rate, cpu) in enumerate(rounds, 1):
+        print(f"- round {i}: {rate:.0f} reports/s; {cpu}")
 
 
 if __name__ == "__main__":
