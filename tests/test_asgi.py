@@ -1,10 +1,9 @@
 """HTTP through the ASGI application the servers run: the one-hop handler."""
 
-import asyncio
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from channels.testing import HttpCommunicator
 from rest_framework.authtoken.models import Token
 
@@ -21,7 +20,7 @@ def request(path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
 
 
 def test_the_middleware_chain_and_the_view_are_one_synchronous_call():
-    assert not asyncio.iscoroutinefunction(django_asgi_app._middleware_chain)
+    assert not iscoroutinefunction(django_asgi_app._middleware_chain)
 
 
 def test_an_api_request_is_answered_with_the_callers_data_and_a_401_without_a_token():
@@ -35,9 +34,10 @@ def test_an_api_request_is_answered_with_the_callers_data_and_a_401_without_a_to
     assert request(path)["status"] == 401
 
 
-def test_the_view_runs_on_the_thread_the_request_started_on(monkeypatch):
-    # request_started's receivers (close_old_connections) and the view share a
-    # thread, so the connection the view used is the one returned at the end.
+def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeypatch):
+    # request_started's and request_finished's receivers (close_old_connections)
+    # and the view share a thread, so the connection the view used is the one
+    # returned to the pool at the end.
     from django.core import signals
 
     threads: dict[str, int] = {}
@@ -45,14 +45,28 @@ def test_the_view_runs_on_the_thread_the_request_started_on(monkeypatch):
     def started(**kwargs):
         threads["started"] = threading.get_ident()
 
+    def finished(**kwargs):
+        threads["finished"] = threading.get_ident()
+
     signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
     monkeypatch.setattr("frontend.views.connection", _Recorder(threads), raising=True)
     try:
         assert request("/healthz")["status"] == 200
     finally:
         signals.request_started.disconnect(started)
-    assert threads["view"] == threads["started"]
+        signals.request_finished.disconnect(finished)
+    assert threads["view"] == threads["started"] == threads["finished"]
     assert threads["view"] != threading.get_ident()
+
+
+def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
+    def broken():
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr("frontend.views.connection", _Broken(broken), raising=True)
+    answer = request("/healthz")
+    assert answer["status"] == 500
 
 
 class _Recorder:
@@ -66,3 +80,10 @@ class _Recorder:
 
         self.threads["view"] = threading.get_ident()
         return connection.cursor()
+
+
+class _Broken:
+    """Stands in for django.db.connection in the health view, failing."""
+
+    def __init__(self, fail):
+        self.cursor = fail
