@@ -395,8 +395,14 @@ def _earlier_report(client_id: str | None, actor) -> ReportResult | None:
     """The case this actor already reported under `client_id`, if any."""
     if not client_id:
         return None
-    # Ids only: nearly every report is new, and a whole case row costs more to build.
-    earlier = Case.objects.filter(client_id=client_id).values_list("pk", "reporter_id").first()
+    # Ids only, in SQL written out: nearly every report is new, and the ORM's
+    # query building cost more than the indexed lookup (docs/benchmarks.md).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, reporter_id FROM {Case._meta.db_table} WHERE client_id = %s LIMIT 1",
+            [client_id],
+        )
+        earlier = cursor.fetchone()
     if earlier is None:
         return None
     if earlier[1] != actor.pk:
@@ -532,12 +538,11 @@ def _create_case(
     _save_photos(case, entry, checked, actor)
     if case.major_hazard:
         _alert_street(case, "hazard", _("Major safety hazard reported: %(n)s") % {"n": case.number})
-    # The start left exactly one human task open: the first step's.
-    task_id = Task.objects.filter(process=process, flow_task_type="HUMAN").values_list("pk")
     return ReportResult(
         case,
         created=True,
-        task_id=task_id.get()[0],
+        # The start left exactly one human task open, the first step's (flows.remember_new_task).
+        task_id=process.new_task.pk,
         parties=saved_parties,
         timeline=[entry],
     )

@@ -4,8 +4,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from cases import services
+from cases.models import Case
 from tests.base import report
-from tests.test_api_cases import api
+from tests.test_api_cases import api, body
 
 
 @pytest.fixture
@@ -51,3 +52,22 @@ def test_the_map_snapshot_and_stats(client, cast, thirty, django_assert_max_num_
     assert len(snap["markers"]) == 30
     stats = count(django_assert_max_num_queries, 6, lambda: client.get("/map/stats.json").json())
     assert stats["open"] == 30
+
+
+def test_a_report(cast, django_assert_max_num_queries):
+    # The busiest write there is (docs/benchmarks.md, intake): the idempotency
+    # check, the cell, the day's number, the process with its two tasks and
+    # their link, the case, the sequence number and the timeline entry; inside
+    # the test's transaction the case's own is a savepoint and its release.
+    client = api(cast.worker)
+    client.post("/api/v1/cases/", body(client_id="warm"), format="json")  # the cell is cached
+    answer = count(
+        django_assert_max_num_queries,
+        12,
+        lambda: client.post("/api/v1/cases/", body(client_id="second"), format="json"),
+    )
+    assert answer.status_code == 201, answer.json()
+    assert (
+        answer.json()["task_id"]
+        == services.open_task(Case.objects.get(number=answer.json()["number"])).pk
+    )
