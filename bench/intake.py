@@ -267,9 +267,13 @@ def main() -> None:
 
     print(f"# Intake — {machine()}\n")
     print(f"{args.requests} reports, {args.clients} concurrent clients, {args.workers} workers\n")
+    # Eight tokens stand in for a city's grid workers, each of whom reports a
+    # few times an hour: the per-token limit (1,200/min) is not what is measured,
+    # and at 150 reports/s eight tokens would reach it.
     with live_server(
         args=("--workers", str(args.workers)),
         **PRODUCTION_LIKE,
+        API_RATE="1000000/min",
     ) as url:
         through_api(url, tokens, points, 100, args.clients)  # warm up every worker
         workers = workers_of(url.pid)

@@ -46,7 +46,8 @@ class InCallerTransactionStart(StartHandleActivation):
 
     @Activation.status.transition(source=STATUS.NEW)
     def execute(self) -> None:
-        assert connection.in_atomic_block, "start a case inside the service's transaction"
+        if not connection.in_atomic_block:
+            raise RuntimeError("A case's flow starts inside the reporting service's transaction")
         task_started.send(sender=self.flow_class, process=self.process, task=self.task)
         self.process.save()
         self.complete()

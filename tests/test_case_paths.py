@@ -183,3 +183,24 @@ def test_a_retried_report_with_the_same_client_id_makes_one_case(cast):
     )
     assert first.created and not second.created
     assert second.case == first.case
+
+
+def test_a_reports_flow_starts_with_its_first_task_open_and_linked(cast):
+    case = report(cast.worker)
+    tasks = {t.flow_task.name: t for t in case.process.task_set.all()}
+    assert set(tasks) == {"start", "triage"}
+    assert tasks["start"].status == "DONE"
+    assert tasks["triage"].status == "NEW"
+    assert list(tasks["triage"].previous.all()) == [tasks["start"]]
+    assert case.process.status == "NEW"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flow_started_outside_a_transaction_is_refused_and_writes_nothing():
+    from viewflow.workflow.models import Process
+
+    from cases.flows import CaseFlow
+
+    with pytest.raises(RuntimeError, match="inside the reporting service's transaction"):
+        CaseFlow.start.run()
+    assert not Process.objects.exists()
