@@ -11,6 +11,7 @@ are per process.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -73,6 +74,7 @@ class Command(BaseCommand):
 
         if reuse_port:
             _bind_with_reuse_port()
+        _freeze_start_up()
         Server(application=application, endpoints=endpoints, signal_handlers=True).run()
 
     def _supervise(self, host: str, port: int, workers: int) -> None:
@@ -113,6 +115,21 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+def _freeze_start_up() -> None:
+    """Import every view now, then keep what start-up built out of the garbage collector.
+
+    Models, URL patterns, views and translations live as long as the worker;
+    after gc.freeze() a full collection no longer walks them while a request
+    waits. Measured on the lookup: p99 and CPU per request both lower
+    (docs/benchmarks.md).
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every URL module and view)
+    gc.collect()
+    gc.freeze()
 
 
 def _bind_with_reuse_port() -> None:
