@@ -8,6 +8,7 @@ in cases.services, never here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
@@ -54,14 +55,18 @@ class InCallerTransactionStart(StartHandleActivation):
         flow_started.send(sender=self.flow_class, process=self.process, task=self.task)
         self.activate_next()
 
+    @Activation.status.super()
+    def create_next(self) -> Iterator[Activation]:
+        # Hand the first step's task to the reporting service, which would
+        # otherwise query it: the start leads straight to one View node.
+        for activation in super().create_next.original():
+            if activation.flow_task.task_type == "HUMAN":
+                self.process.new_task = activation.task
+            yield activation
+
 
 class CaseStart(flow.StartHandle):
     activation_class = InCallerTransactionStart
-
-
-def remember_new_task(activation: Any) -> None:
-    """Keep the task just created on the process, so the report need not query it."""
-    activation.process.new_task = activation.task
 
 
 class CaseFlow(flow.Flow):
@@ -74,7 +79,7 @@ class CaseFlow(flow.Flow):
     start = CaseStart(this.start_case).Next(this.triage)
     start_hazard = CaseStart(this.start_case).Next(this.street_dispatch)
 
-    triage = flow.View(step_view).onCreate(remember_new_task).Next(this.after_triage)
+    triage = flow.View(step_view).Next(this.after_triage)
     after_triage = (
         flow.Switch()
         .Case(this.rejected, routed("rejected"))
@@ -94,9 +99,7 @@ class CaseFlow(flow.Flow):
         .Default(this.street_mediation)
     )
 
-    street_dispatch = (
-        flow.View(step_view).onCreate(remember_new_task).Next(this.after_street_dispatch)
-    )
+    street_dispatch = flow.View(step_view).Next(this.after_street_dispatch)
     after_street_dispatch = (
         flow.Switch()
         .Case(this.triage, routed("triage"))

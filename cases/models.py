@@ -110,8 +110,8 @@ class DeadlineState(models.TextChoices):
 class CaseProcess(Process):
     """The viewflow process of one case; the case hangs off it as `process.case`."""
 
-    # The human task the flow created last on this instance, set by
-    # flows.remember_new_task so that a report need not query it; not stored.
+    # The first step's task, set by the start (flows.InCallerTransactionStart)
+    # so that a report need not query it; not stored.
     new_task = None
 
     class Meta:

@@ -541,11 +541,17 @@ def _create_case(
     return ReportResult(
         case,
         created=True,
-        # The start left exactly one human task open, the first step's (flows.remember_new_task).
-        task_id=process.new_task.pk,
+        task_id=_first_task(process).pk,
         parties=saved_parties,
         timeline=[entry],
     )
+
+
+def _first_task(process) -> Task:
+    """The human task the start opened (flows.InCallerTransactionStart keeps it)."""
+    if process.new_task is None:
+        raise RuntimeError("The case's flow must lead from its start straight to a human step")
+    return process.new_task
 
 
 def _alert_street(case: Case, kind: str, text: str) -> None:

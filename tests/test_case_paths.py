@@ -185,13 +185,38 @@ def test_a_retried_report_with_the_same_client_id_makes_one_case(cast):
     assert second.case == first.case
 
 
-def test_a_reports_flow_starts_with_its_first_task_open_and_linked(cast):
-    case = report(cast.worker)
-    tasks = {t.flow_task.name: t for t in case.process.task_set.all()}
-    assert set(tasks) == {"start", "triage"}
-    assert tasks["start"].status == "DONE"
-    assert tasks["triage"].status == "NEW"
-    assert list(tasks["triage"].previous.all()) == [tasks["start"]]
+@pytest.mark.parametrize(
+    ("start", "first", "extra"),
+    [
+        ("start", "triage", {}),
+        ("start_hazard", "street_dispatch", {"code": "0303", "major_hazard": True}),
+    ],
+)
+def test_a_reports_flow_starts_with_its_first_task_open_and_linked(cast, start, first, extra):
+    from viewflow.workflow import signals
+
+    sent: list[str] = []
+
+    def noting(name: str):
+        def receiver(**kwargs):
+            sent.append(name)
+
+        return receiver
+
+    receivers = {name: noting(name) for name in ("task_started", "task_finished", "flow_started")}
+    for name, receiver in receivers.items():
+        getattr(signals, name).connect(receiver)
+    try:
+        case = report(cast.worker, **extra)
+    finally:
+        for name, receiver in receivers.items():
+            getattr(signals, name).disconnect(receiver)
+    assert sorted(sent) == ["flow_started", "task_finished", "task_started"]
+    tasks = list(case.process.task_set.order_by("pk"))
+    assert [t.flow_task.name for t in tasks] == [start, first]
+    assert [t.status for t in tasks] == ["DONE", "NEW"]
+    assert list(tasks[1].previous.all()) == [tasks[0]]
+    case.process.refresh_from_db()
     assert case.process.status == "NEW"
 
 

@@ -54,20 +54,17 @@ class Command(BaseCommand):
         if worker:
             self._daphne(endpoints, reuse_port=True)
             return
-        if settings.TIMERS == "inprocess":
-            from cases.timers import start_in_process
-
-            start_in_process()
         self.stdout.write(
             f"GridCase on http://{host}:{port}/ (workers: {workers}, timers: {settings.TIMERS})"
         )
         self.stdout.flush()
         if workers == 1:
-            self._daphne(endpoints)
+            self._daphne(endpoints, timers=True)
         else:
+            _start_timers()
             self._supervise(host, port, workers)
 
-    def _daphne(self, endpoints: list[str], reuse_port: bool = False) -> None:
+    def _daphne(self, endpoints: list[str], reuse_port: bool = False, timers: bool = False) -> None:
         from daphne.server import Server  # installs the asyncio reactor first
 
         from project.asgi import application
@@ -75,6 +72,10 @@ class Command(BaseCommand):
         if reuse_port:
             _bind_with_reuse_port()
         _freeze_start_up()
+        if timers:
+            # After the freeze: a sweep's objects alive at that moment would
+            # otherwise be frozen with start-up's and never freed.
+            _start_timers()
         Server(application=application, endpoints=endpoints, signal_handlers=True).run()
 
     def _supervise(self, host: str, port: int, workers: int) -> None:
@@ -115,6 +116,13 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+def _start_timers() -> None:
+    if settings.TIMERS == "inprocess":
+        from cases.timers import start_in_process
+
+        start_in_process()
 
 
 def _freeze_start_up() -> None:
