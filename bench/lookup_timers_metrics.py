@@ -125,6 +125,10 @@ def over_http(token: str, points: list[Point]) -> tuple[list[float], list[float]
     return first[50:], seen  # the first 50 also warm up the process itself
 
 
+# What the sweep benchmark changes on a case and puts back when it is done.
+CLOCKS = ("deadline_check_at", "deadline_state", "step_warn_at", "step_due", "supervised")
+
+
 def sweep() -> None:
     print(
         "## Deadline sweep with",
@@ -152,10 +156,6 @@ def sweep() -> None:
         print()
     finally:
         restore_clocks()
-
-
-# What the sweep benchmark changes on a case and puts back when it is done.
-CLOCKS = ("deadline_check_at", "deadline_state", "step_warn_at", "step_due", "supervised")
 
 
 def sweep_once(open_cases: QuerySet[Case], due: int, future: datetime) -> None:
