@@ -4,32 +4,65 @@ import os
 
 import django
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with the middleware chain and the view run in one thread hop.
+    """Django's ASGI handler, with a request's synchronous work done in one thread hop.
 
     Every middleware and view of ours is synchronous, and viewflow appends two
-    sync-only middlewares at the end of MIDDLEWARE. Django's handler then hops
-    from the event loop to the request's thread for the chain, back to the
-    loop before the view, and to the thread again for the view: three hand-offs,
-    each waiting for the GIL behind the other requests. Here the chain and the
-    view run as under WSGI, in one call on the request's thread (the thread
-    every thread-sensitive call of this request uses, so request_finished
-    returns this thread's database connection to the pool). An async view would
-    still work, run through async_to_sync, but none exists. docs/benchmarks.md
-    has the measurements.
+    sync-only middlewares at the end of MIDDLEWARE. Django's handler hops from
+    the event loop to the request's thread for request_started, for the
+    middleware chain, back to the loop before the view, to the thread again
+    for the view and once more for response.close() (request_finished): each
+    hand-off waits for the GIL behind the other requests, and it watches for
+    a disconnect in a second task that cannot stop a synchronous view anyway.
+    Here all of it runs as under WSGI, in one call on the request's thread
+    (the thread every thread-sensitive call of this request uses, so
+    request_finished returns this thread's database connection to the pool),
+    and the loop only reads the body and sends the answer. A response built
+    in memory is closed before it is sent, so the connection is back in the
+    pool sooner; a streamed one (files) is closed after its last chunk, as
+    Django does. An async view would still work, run through async_to_sync,
+    but none exists. docs/benchmarks.md has the measurements.
     """
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            respond = sync_to_async(self.respond, thread_sensitive=True)
+            response = await respond(scope, body_file)
+            await self.send_response(response, send)
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def respond(self, scope, body_file) -> HttpResponseBase:
+        """request_started, the request, the middleware chain and the view: one call."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # request_finished, on this thread
+        return response
 
 
 # Django must be set up before anything imports models (consumers do).

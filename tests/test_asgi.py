@@ -4,11 +4,12 @@ import threading
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from rest_framework.authtoken.models import Token
 
 from project.asgi import application, django_asgi_app
-from tests.base import POINT_A1_001, build_cast, build_territory
+from tests.base import POINT_A1_001, build_cast, build_territory, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
@@ -41,12 +42,14 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
     from django.core import signals
 
     threads: dict[str, int] = {}
+    finishes: list[int] = []
 
     def started(**kwargs):
         threads["started"] = threading.get_ident()
 
     def finished(**kwargs):
         threads["finished"] = threading.get_ident()
+        finishes.append(1)
 
     signals.request_started.connect(started)
     signals.request_finished.connect(finished)
@@ -58,6 +61,37 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
         signals.request_finished.disconnect(finished)
     assert threads["view"] == threads["started"] == threads["finished"]
     assert threads["view"] != threading.get_ident()
+    assert len(finishes) == 1
+
+
+def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(settings, tmp_path):
+    # FileResponse streams: it must not be closed (its file shut) before it is sent.
+    from django.core import signals
+    from django.test import Client
+
+    from tests.test_media import jpeg
+
+    settings.MEDIA_ROOT = tmp_path
+    cast = build_cast(build_territory())
+    photo = jpeg()
+    case = report(cast.worker, photos=[photo])
+    browser = Client()
+    browser.force_login(cast.leader)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    finishes: list[int] = []
+
+    def finished(**kwargs):
+        finishes.append(1)
+
+    signals.request_finished.connect(finished)
+    try:
+        status, body = async_to_sync(streamed)(case.attachments.get().file.url, cookie)
+    finally:
+        signals.request_finished.disconnect(finished)
+    assert status == 200
+    photo.seek(0)
+    assert body == photo.read()
+    assert len(finishes) == 1
 
 
 def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
@@ -67,6 +101,25 @@ def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
     monkeypatch.setattr("frontend.views.connection", _Broken(broken), raising=True)
     answer = request("/healthz")
     assert answer["status"] == 500
+
+
+async def streamed(path: str, cookie: bytes) -> tuple[int, bytes]:
+    """GET through the application, reading body messages up to the last (which may be empty).
+
+    channels' HttpCommunicator expects a body in every message, and a stream's
+    closing message has none.
+    """
+    headers = [(b"host", b"testserver"), (b"cookie", cookie)]
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(10)
+    body = b""
+    while True:
+        message = await communicator.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return start["status"], body
 
 
 class _Recorder:
