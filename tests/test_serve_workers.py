@@ -47,3 +47,36 @@ def test_two_workers_share_the_port_and_a_dead_one_is_restarted(reference_data):
         wait_for(lambda: urllib.request.urlopen(url + "/healthz", timeout=2).status == 200)
         numbers.add(report_through(url, token, "重启之后")["number"])
     assert Case.objects.filter(number__in=numbers).count() == 7
+
+
+def test_a_worker_freezes_start_up_before_it_serves_and_before_timers_start(monkeypatch):
+    # What start-up built (models, URL patterns, every view) is kept out of
+    # the collector's walks; a sweep started before the freeze would have its
+    # objects frozen for good, so timers start after it.
+    import gc
+
+    import daphne.server
+
+    from frontend.management.commands import serve
+
+    seen: dict[str, int] = {}
+
+    class Server:
+        def __init__(self, application, endpoints, signal_handlers):
+            self.endpoints = endpoints
+
+        def run(self) -> None:
+            seen["serving"] = gc.get_freeze_count()
+
+    def start_timers() -> None:
+        seen["timers"] = gc.get_freeze_count()
+
+    monkeypatch.setattr(daphne.server, "Server", Server)
+    monkeypatch.setattr(serve, "_start_timers", start_timers)
+    assert gc.get_freeze_count() == 0
+    try:
+        serve.Command()._daphne(["tcp:port=0"], timers=True)
+    finally:
+        gc.unfreeze()
+    assert seen["timers"] > 0
+    assert seen["serving"] > 0
