@@ -101,3 +101,39 @@ def test_a_case_reported_to_one_process_reaches_a_map_on_another(reference_data)
         marker_shown(page, number, timeout_ms=3000)
         assert page.evaluate("window.gridcaseMap.eventsApplied") >= 1
         context.close()
+
+
+def test_events_that_arrive_out_of_order_are_all_shown_and_a_stale_one_is_ignored(
+    reference_data,
+):
+    # Each web process broadcasts its own events after commit, so a map can get
+    # sequence number N+1 before N. Both must show; an older event of a case
+    # must not undo a newer one.
+    cast = build_cast(build_territory())
+    session = Client()
+    session.force_login(cast.leader)
+    lon, lat = POINT_A1_001
+
+    def deliver(page, seq: int, number: str, state: str) -> None:
+        case = {
+            "number": number, "state": state, "category": "0401", "urgency": "normal",
+            "major_hazard": False, "deadline": "green", "lon": lon, "lat": lat,
+        }  # fmt: skip
+        message = {"type": "event", "event": {"seq": seq, "case": case}}
+        page.evaluate(
+            "m => window.gridcaseMap.socket.onmessage({data: JSON.stringify(m)})", message
+        )
+
+    with live_server() as url, chromium() as browser:
+        context, page = open_map(browser, url, session)
+        base = page.evaluate("window.gridcaseMap.lastSeq")
+        deliver(page, base + 2, "X-2", "triage")
+        deliver(page, base + 1, "X-1", "triage")
+        marker_shown(page, "X-2")
+        marker_shown(page, "X-1")
+        deliver(page, base + 4, "X-2", "closed")
+        deliver(page, base + 3, "X-2", "onsite")
+        page.wait_for_selector('.case-marker[data-number="X-2"]', state="detached", timeout=2000)
+        assert sorted(page.evaluate("Object.keys(window.gridcaseMap.markers)")) == ["X-1"]
+        assert page.evaluate("window.gridcaseMap.lastSeq") == base + 4
+        context.close()

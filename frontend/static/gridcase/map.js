@@ -2,9 +2,12 @@
  *
  * Loads the territory's boundaries and a snapshot of open cases that carries a
  * cursor (the last event sequence number it includes), then applies events
- * from /ws/map/ after that cursor. Repeats are ignored by sequence number; on
- * reconnect it asks for every event after its cursor, and reloads the
- * snapshot when the server says too much was missed.
+ * from /ws/map/ after that cursor. Events commit in sequence order but may
+ * arrive out of it (each web process broadcasts its own after commit), so an
+ * event is ignored only when the snapshot already holds it or a newer event of
+ * the same case was applied; on reconnect the map asks for every event after
+ * the newest it has seen, and reloads the snapshot when the server says too
+ * much was missed.
  */
 (function () {
   "use strict";
@@ -23,7 +26,7 @@
   }
   var layers = { streets: null, communities: null, cells: null, markers: L.layerGroup().addTo(map) };
   var state = {
-    lastSeq: 0, markers: {}, cellCounts: {}, communityStats: {}, socket: null,
+    lastSeq: 0, snapshotSeq: 0, caseSeq: {}, markers: {}, cellCounts: {}, communityStats: {}, socket: null,
     retry: 0, refreshTimer: null, eventsApplied: 0, connected: false,
   };
   window.gridcaseMap = state;  // inspected by the browser tests
@@ -126,6 +129,8 @@
       if (snap.markers) snap.markers.forEach(upsertMarker);
       showNotice(snap.markers ? "" : t.too_many);
       if (snap.last_seq > state.lastSeq) state.lastSeq = snap.last_seq;
+      state.snapshotSeq = Math.max(state.snapshotSeq, snap.last_seq);
+      state.caseSeq = {};
       return snap;
     });
   }
@@ -168,10 +173,12 @@
     return true;
   }
   function applyEvent(event) {
-    if (event.seq <= state.lastSeq) return;  // a repeat: already in the snapshot or applied
-    state.lastSeq = event.seq;
-    state.eventsApplied += 1;
     var c = event.case;
+    // In the snapshot already, a repeat, or older than what this case shows.
+    if (event.seq <= state.snapshotSeq || event.seq <= (state.caseSeq[c.number] || 0)) return;
+    state.caseSeq[c.number] = event.seq;
+    if (event.seq > state.lastSeq) state.lastSeq = event.seq;
+    state.eventsApplied += 1;
     c.group = c.category.slice(0, 2);
     if (OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
     refreshSoon();
