@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from common import PRODUCTION_LIKE, machine, person, summary
+from common import PRODUCTION_LIKE, machine, person, quiet_collector, summary
 from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -276,6 +276,7 @@ def main() -> None:
         API_RATE="1000000/min",
     ) as url:
         through_api(url, tokens, points, 100, args.clients)  # warm up every worker
+        quiet_collector()
         workers = workers_of(url.pid)
         rounds = []
         for _ in range(args.rounds):
