@@ -119,6 +119,7 @@ async def streamed(path: str, cookie: bytes) -> tuple[int, bytes]:
         message = await communicator.receive_output(10)
         body += message.get("body", b"")
         if not message.get("more_body", False):
+            await communicator.wait(10)  # the application closes the response after its last send
             return start["status"], body
 
 
