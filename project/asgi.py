@@ -1,9 +1,10 @@
 """ASGI entry point: HTTP through Django, WebSockets through channels."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -35,6 +36,18 @@ class OneHopASGIHandler(ASGIHandler):
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django serves HTTP only, not {scope['type']}.")
+        # A thread of its own for each request, as Django gives it, but let go
+        # without a join: asgiref would start yet another thread to join it.
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            executor.shutdown(wait=False)
 
     async def handle(self, scope, receive, send) -> None:
         try:
