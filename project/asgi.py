@@ -34,20 +34,26 @@ class OneHopASGIHandler(ASGIHandler):
     but none exists. docs/benchmarks.md has the measurements.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads = RequestThreads(keep=64)
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django serves HTTP only, not {scope['type']}.")
-        # A thread of its own for each request, as Django gives it, but let go
-        # without a join: asgiref would start yet another thread to join it.
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        executor = self.threads.lend()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
-        finally:
+        except BaseException:
+            # Cancelled (the client left) or failed: its thread may still be
+            # busy with the view, so it is not lent again; it ends when done.
             executor.shutdown(wait=False)
+            raise
+        self.threads.give_back(executor)
 
     async def handle(self, scope, receive, send) -> None:
         try:
@@ -76,6 +82,36 @@ class OneHopASGIHandler(ASGIHandler):
         if not response.streaming:
             response.close()  # request_finished, on this thread
         return response
+
+
+class RequestThreads:
+    """Request threads kept for the next request, one request at a time each.
+
+    Django's handler gives every request a new one-thread executor: starting
+    its thread blocks the event loop until the thread runs (py-spy: 8 % of a
+    worker's samples on the lookup), and asgiref joins it afterwards from yet
+    another new thread. Here a request borrows an idle one-thread executor, so
+    all its synchronous calls still run on one thread with no other request's
+    meanwhile, and the thread then serves later requests, as under a threaded
+    WSGI server (request_finished returns its database connection to the pool
+    each time). Lent and given back on the event loop's thread only: no lock.
+    """
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.free: list[ThreadPoolExecutor] = []
+
+    def lend(self) -> ThreadPoolExecutor:
+        if self.free:
+            return self.free.pop()
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        """Keep an executor whose request is over (its thread idle) for the next."""
+        if len(self.free) < self.keep:
+            self.free.append(executor)
+        else:  # a burst is over: let the extra threads end
+            executor.shutdown(wait=False)
 
 
 # Django must be set up before anything imports models (consumers do).

@@ -114,9 +114,10 @@ if DATABASE_ENGINE not in (
 IS_POSTGIS = DATABASE_ENGINE.endswith("postgis")
 if IS_POSTGIS:
     # A connection pool per process. Without one every request opened a new
-    # PostgreSQL connection (a server process fork and PostGIS type lookups):
-    # under ASGI each request runs in a fresh thread, so CONN_MAX_AGE would
-    # leak one connection per request instead. DB_POOL_SIZE=0 turns it off.
+    # PostgreSQL connection (a server process fork and PostGIS type lookups).
+    # CONN_MAX_AGE would keep one per request thread (project.asgi keeps up
+    # to 64 of those per process); the pool shares a few among them all.
+    # DB_POOL_SIZE=0 turns it off.
     pool_size = envint("DB_POOL_SIZE", "8")
     if pool_size:
         DATABASES["default"]["OPTIONS"] = {

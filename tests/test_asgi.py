@@ -1,11 +1,14 @@
 """HTTP through the ASGI application the servers run: the one-hop handler."""
 
+import asyncio
+import contextlib
 import threading
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
+from django.core import signals
 from rest_framework.authtoken.models import Token
 
 from project.asgi import application, django_asgi_app
@@ -39,7 +42,6 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
     # request_started's and request_finished's receivers (close_old_connections)
     # and the view share a thread, so the connection the view used is the one
     # returned to the pool at the end.
-    from django.core import signals
 
     threads: dict[str, int] = {}
     finishes: list[int] = []
@@ -66,7 +68,6 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
 
 def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(settings, tmp_path):
     # FileResponse streams: it must not be closed (its file shut) before it is sent.
-    from django.core import signals
     from django.test import Client
 
     from tests.test_media import jpeg
@@ -92,6 +93,64 @@ def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(settings,
     photo.seek(0)
     assert body == photo.read()
     assert len(finishes) == 1
+
+
+def test_requests_one_after_another_reuse_a_thread_and_concurrent_ones_do_not_share_one():
+    # Django would start a thread per request (and join it from another new one).
+    seen: list[int] = []
+
+    async def two_at_once() -> None:
+        first = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"testserver")])
+        second = HttpCommunicator(
+            application, "GET", "/healthz", headers=[(b"host", b"testserver")]
+        )
+        answers = await asyncio.gather(first.get_response(10), second.get_response(10))
+        assert [a["status"] for a in answers] == [200, 200]
+
+    def started(**kwargs):
+        seen.append(threading.get_ident())
+
+    signals.request_started.connect(started)
+    try:
+        for _ in range(3):
+            assert request("/healthz")["status"] == 200
+        async_to_sync(two_at_once)()
+    finally:
+        signals.request_started.disconnect(started)
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[3] != seen[4]  # each had a thread of its own
+    assert {seen[3], seen[4]} <= idle_request_threads()
+
+
+def test_a_thread_whose_request_was_cancelled_is_not_lent_again(monkeypatch):
+    # The client went away while the view ran: the view goes on in its thread,
+    # and no later request may queue behind it there.
+    entered, release = threading.Event(), threading.Event()
+    threads: dict[str, int] = {}
+    monkeypatch.setattr("frontend.views.connection", _Blocking(threads, entered, release))
+
+    async def cancelled() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/healthz", "query_string": b""}
+        communicator = ApplicationCommunicator(
+            application, scope | {"headers": [(b"host", b"testserver")]}
+        )
+        await communicator.send_input({"type": "http.request", "body": b""})
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        communicator.future.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await communicator.future
+
+    try:
+        async_to_sync(cancelled)()
+        assert threads["view"] not in idle_request_threads()
+    finally:
+        release.set()
+    monkeypatch.undo()
+    assert request("/healthz")["status"] == 200
+
+
+def idle_request_threads() -> set[int]:
+    return {t.ident for e in django_asgi_app.threads.free for t in e._threads}
 
 
 def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
@@ -133,6 +192,21 @@ class _Recorder:
         from django.db import connection
 
         self.threads["view"] = threading.get_ident()
+        return connection.cursor()
+
+
+class _Blocking:
+    """Stands in for django.db.connection in the health view, waiting to be released."""
+
+    def __init__(self, threads: dict[str, int], entered, release):
+        self.threads, self.entered, self.release = threads, entered, release
+
+    def cursor(self):
+        from django.db import connection
+
+        self.threads["view"] = threading.get_ident()
+        self.entered.set()
+        self.release.wait(10)
         return connection.cursor()
 
 
