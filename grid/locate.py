@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,18 +28,65 @@ class Location:
     method: str
 
 
-UNREAD_BOUNDARIES = ("boundary", "community__boundary", "community__street__boundary")
-
 # Cells with their community and street, by id. The spatial query then only
 # returns an id: building three model instances per lookup cost more than the
 # lookup itself (docs/benchmarks.md). Shared between requests: read only.
 _cells: GenerationCache[int, GridCell] = GenerationCache(ACCESS)
 
+# What a located cell carries: every column of the cell, its community and its
+# street but their boundaries (matched in the database, never read back).
+_CHAIN = (GridCell, Community, Street)
+
+
+def _read_fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if f.name != "boundary"]
+
+
+@functools.cache
+def _cell_query() -> str:
+    """One SELECT of a cell's, its community's and its street's columns, by cell id.
+
+    Written out once from the models: the ORM's select_related with defer cost
+    five times the CPU of the query itself on every cell's first lookup
+    (docs/benchmarks.md). Plain joins, so SpatiaLite runs it too.
+    """
+    quote = connection.ops.quote_name
+    tables = [quote(model._meta.db_table) for model in _CHAIN]
+    columns = ", ".join(
+        f"{table}.{quote(f.column)}"
+        for table, model in zip(tables, _CHAIN, strict=True)
+        for f in _read_fields(model)
+    )
+    cell, community, street = tables
+
+    def column(model, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    return (
+        f"SELECT {columns} FROM {cell}"
+        f" JOIN {community} ON {community}.{column(Community, 'id')}"
+        f" = {cell}.{column(GridCell, 'community')}"
+        f" JOIN {street} ON {street}.{column(Street, 'id')}"
+        f" = {community}.{column(Community, 'street')}"
+        f" WHERE {cell}.{column(GridCell, 'id')} = %s"
+    )
+
 
 def _load_cell(pk: int) -> GridCell:
-    # Boundaries are matched in the database and never read back.
-    cells = GridCell.objects.select_related("community__street").defer(*UNREAD_BOUNDARIES)
-    return cells.get(pk=pk)
+    with connection.cursor() as cursor:
+        cursor.execute(_cell_query(), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise GridCell.DoesNotExist(f"No cell {pk}.")
+    instances = []
+    for model in _CHAIN:
+        names = [f.attname for f in _read_fields(model)]
+        values, row = row[: len(names)], row[len(names) :]
+        instances.append(model.from_db(connection.alias, names, values))
+    cell, community, street = instances
+    community.street = street
+    cell.community = community
+    return cell
 
 
 def as_point(value: Point | tuple[float, float]) -> Point:

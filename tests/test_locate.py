@@ -13,6 +13,30 @@ def test_it_finds_the_cell_containing_a_point(territory):
     assert loc.method == "cell"
 
 
+def test_a_located_cell_carries_its_community_and_street_whole_but_no_boundary(
+    territory, django_assert_num_queries
+):
+    # Read in one written-out query on a cell's first lookup, then kept.
+    with django_assert_num_queries(2):  # the cell's id, then the cell, community, street
+        cell = locate((114.302, 30.558)).cell
+    stored = GridCell.objects.select_related("community__street").get(pk=cell.pk)
+    with django_assert_num_queries(0):
+        for mine, theirs in (
+            (cell, stored),
+            (cell.community, stored.community),
+            (cell.community.street, stored.community.street),
+        ):
+            assert type(mine) is type(theirs)
+            fields = [f.attname for f in type(mine)._meta.concrete_fields if f.name != "boundary"]
+            assert [getattr(mine, f) for f in fields] == [getattr(theirs, f) for f in fields]
+            assert mine.get_deferred_fields() == {"boundary"}
+            assert not mine._state.adding
+    with django_assert_num_queries(1):  # the id only: the cell is kept
+        assert locate((114.302, 30.558)).cell is cell
+    with django_assert_num_queries(1):  # a boundary asked for is read then
+        assert cell.boundary.contains(Point(114.302, 30.558, srid=4326))
+
+
 def test_a_point_on_a_shared_border_resolves_to_the_lowest_code(territory):
     # x=114.305 is the border between cells 001 and 002 of community A1.
     point = Point(114.305, 30.558, srid=4326)
