@@ -3,8 +3,9 @@
 With --workers N > 1 this process starts N daphne processes that each listen
 on the port with SO_REUSEPORT (the kernel spreads connections among them),
 restarts any that dies, and stops them all on SIGTERM/SIGINT. One Python
-process uses one core at a time (the GIL); a report costs 13–17 ms of CPU,
-so a two-core machine needs two workers to take its load (docs/benchmarks.md).
+process uses one core at a time (the GIL); a report costs 5–17 ms of CPU,
+by the machine, so a two-core machine needs two workers to take its load
+(docs/benchmarks.md).
 Several workers need Redis (REDIS_URL): the in-memory channel layer and cache
 are per process.
 """
