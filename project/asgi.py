@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through channels."""
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+logger = logging.getLogger(__name__)
 
 
 class OneHopASGIHandler(ASGIHandler):
@@ -61,14 +63,15 @@ class OneHopASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
+        # Cancelled while the view runs, the view may still read the body on its
+        # thread: the file is left to request.close() there, not closed here.
+        response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
         try:
-            respond = sync_to_async(self.respond, thread_sensitive=True)
-            response = await respond(scope, body_file)
             await self.send_response(response, send)
-            if response.streaming:
-                await sync_to_async(response.close, thread_sensitive=True)()
         finally:
-            body_file.close()
+            if response.streaming:  # after its last chunk, or when sending failed
+                await sync_to_async(response.close, thread_sensitive=True)()
+        body_file.close()
 
     def respond(self, scope, body_file) -> HttpResponseBase:
         """request_started, the request, the middleware chain and the view: one call."""
@@ -80,7 +83,12 @@ class OneHopASGIHandler(ASGIHandler):
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
         if not response.streaming:
-            response.close()  # request_finished, on this thread
+            try:
+                response.close()  # request_finished, on this thread
+            except Exception:
+                # What the view did stands (a report committed): answer it all the
+                # same, as Django does when closing fails after the answer went out.
+                logger.exception("Closing the response to %s failed", scope.get("path"))
         return response
 
 

@@ -95,6 +95,56 @@ def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(settings,
     assert len(finishes) == 1
 
 
+def test_a_streamed_file_is_closed_when_the_client_goes_away_while_it_is_sent(settings, tmp_path):
+    # Closing it fires request_finished, which returns the database connection.
+    from django.test import Client
+
+    from tests.test_media import jpeg
+
+    settings.MEDIA_ROOT = tmp_path
+    cast = build_cast(build_territory())
+    case = report(cast.worker, photos=[jpeg()])
+    browser = Client()
+    browser.force_login(cast.leader)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    headers = [(b"host", b"testserver"), (b"cookie", cookie)]
+    path = case.attachments.get().file.url
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
+    finishes: list[int] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client went away")
+
+    def finished(**kwargs):
+        finishes.append(1)
+
+    signals.request_finished.connect(finished)
+    try:
+        with pytest.raises(OSError):
+            async_to_sync(application)(scope, receive, send)
+    finally:
+        signals.request_finished.disconnect(finished)
+    assert len(finishes) == 1
+
+
+def test_a_response_that_fails_to_close_is_still_sent_and_the_failure_logged(caplog):
+    # The view's work stands (a report committed): the client gets its answer.
+    def failing(**kwargs):
+        raise RuntimeError("a closer failed")
+
+    signals.request_finished.connect(failing)
+    try:
+        answer = request("/healthz")
+    finally:
+        signals.request_finished.disconnect(failing)
+    assert answer["status"] == 200
+    assert "Closing the response to /healthz failed" in caplog.text
+
+
 def test_requests_one_after_another_reuse_a_thread_and_concurrent_ones_do_not_share_one():
     # Django would start a thread per request (and join it from another new one).
     seen: list[int] = []
