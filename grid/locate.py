@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.db.models.expressions import Col
 from django.utils.translation import gettext as _
 
 from grid.models import Community, GridCell, Street
@@ -42,8 +43,27 @@ def _read_fields(model) -> list:
     return [f for f in model._meta.concrete_fields if f.name != "boundary"]
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How one model's columns in the row become an instance."""
+
+    model: type
+    names: list[str]
+    # Each column with the converters the ORM would apply to it (dates and
+    # booleans on SQLite, say): none for today's fields, right for tomorrow's.
+    columns: list[tuple[Col, list]]
+
+    def instance(self, values: tuple):
+        converted = []
+        for (col, converters), value in zip(self.columns, values, strict=True):
+            for convert in converters:
+                value = convert(value, col, connection)
+            converted.append(value)
+        return self.model.from_db(connection.alias, self.names, converted)
+
+
 @functools.cache
-def _cell_query() -> str:
+def _cell_query() -> tuple[str, tuple[_Reading, ...]]:
     """One SELECT of a cell's, its community's and its street's columns, by cell id.
 
     Written out once from the models: the ORM's select_related with defer cost
@@ -51,6 +71,15 @@ def _cell_query() -> str:
     (docs/benchmarks.md). Plain joins, so SpatiaLite runs it too.
     """
     quote = connection.ops.quote_name
+    readings = []
+    for model in _CHAIN:
+        cols = [f.get_col(model._meta.db_table) for f in _read_fields(model)]
+        converters = [
+            connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            for col in cols
+        ]
+        names = [f.attname for f in _read_fields(model)]
+        readings.append(_Reading(model, names, list(zip(cols, converters, strict=True))))
     tables = [quote(model._meta.db_table) for model in _CHAIN]
     columns = ", ".join(
         f"{table}.{quote(f.column)}"
@@ -62,7 +91,7 @@ def _cell_query() -> str:
     def column(model, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    return (
+    sql = (
         f"SELECT {columns} FROM {cell}"
         f" JOIN {community} ON {community}.{column(Community, 'id')}"
         f" = {cell}.{column(GridCell, 'community')}"
@@ -70,19 +99,21 @@ def _cell_query() -> str:
         f" = {community}.{column(Community, 'street')}"
         f" WHERE {cell}.{column(GridCell, 'id')} = %s"
     )
+    return sql, tuple(readings)
 
 
 def _load_cell(pk: int) -> GridCell:
+    sql, readings = _cell_query()
     with connection.cursor() as cursor:
-        cursor.execute(_cell_query(), [pk])
+        cursor.execute(sql, [pk])
         row = cursor.fetchone()
     if row is None:
         raise GridCell.DoesNotExist(f"No cell {pk}.")
     instances = []
-    for model in _CHAIN:
-        names = [f.attname for f in _read_fields(model)]
-        values, row = row[: len(names)], row[len(names) :]
-        instances.append(model.from_db(connection.alias, names, values))
+    for reading in readings:
+        width = len(reading.names)
+        instances.append(reading.instance(row[:width]))
+        row = row[width:]
     cell, community, street = instances
     community.street = street
     cell.community = community
