@@ -5,15 +5,17 @@
  * from /ws/map/ after that cursor. Events commit in sequence order but may
  * arrive out of it (each web process broadcasts its own after commit), so an
  * event is ignored only when the snapshot already holds it or a newer event of
- * the same case was applied; on reconnect the map asks for every event after
- * the newest it has seen, and reloads the snapshot when the server says too
- * much was missed.
+ * the same case was applied; events newer than a snapshot that arrives later
+ * are drawn over it again. On reconnect the map asks for the events after a
+ * point a little before the newest it has seen, and reloads the snapshot when
+ * the server says too much was missed.
  */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("map-config").textContent);
   var t = JSON.parse(document.getElementById("map-i18n").textContent);
   var GROUP_COLOURS = { "01": "#7c3aed", "02": "#2563eb", "03": "#ea580c", "04": "#16a34a", "05": "#475569", "99": "#6b7280" };
+  var RESUME_OVERLAP = 200;  // sequence numbers asked for again on reconnect
   var OPEN = ["triage", "onsite", "mediation", "street_dispatch", "street_mediation", "department", "verify", "return_visit"];
 
   var shift = config.tileCrs === "gcj02"
@@ -26,7 +28,8 @@
   }
   var layers = { streets: null, communities: null, cells: null, markers: L.layerGroup().addTo(map) };
   var state = {
-    lastSeq: 0, snapshotSeq: 0, caseSeq: {}, markers: {}, cellCounts: {}, communityStats: {}, socket: null,
+    lastSeq: 0, snapshotSeq: 0, caseEvents: {}, snapshotAsked: 0, markers: {}, cellCounts: {},
+    communityStats: {}, socket: null,
     retry: 0, refreshTimer: null, eventsApplied: 0, connected: false,
   };
   window.gridcaseMap = state;  // inspected by the browser tests
@@ -121,7 +124,9 @@
     return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
   }
   function loadSnapshot() {
+    var asked = ++state.snapshotAsked;
     return getJSON("/map/snapshot.json?" + qs({ bbox: bboxParam() })).then(function (snap) {
+      if (asked !== state.snapshotAsked) return snap;  // an older answer: a newer one is coming
       state.cellCounts = snap.cells;
       if (layers.cells) layers.cells.setStyle(shadeCell);
       layers.markers.clearLayers();
@@ -130,7 +135,11 @@
       showNotice(snap.markers ? "" : t.too_many);
       if (snap.last_seq > state.lastSeq) state.lastSeq = snap.last_seq;
       state.snapshotSeq = Math.max(state.snapshotSeq, snap.last_seq);
-      state.caseSeq = {};
+      // Events newer than the snapshot, applied while it loaded, are drawn over it again.
+      Object.keys(state.caseEvents).forEach(function (number) {
+        var event = state.caseEvents[number];
+        if (event.seq <= state.snapshotSeq) delete state.caseEvents[number]; else drawEvent(event);
+      });
       return snap;
     });
   }
@@ -173,15 +182,24 @@
     return true;
   }
   function applyEvent(event) {
-    var c = event.case;
+    var known = state.caseEvents[event.case.number];
     // In the snapshot already, a repeat, or older than what this case shows.
-    if (event.seq <= state.snapshotSeq || event.seq <= (state.caseSeq[c.number] || 0)) return;
-    state.caseSeq[c.number] = event.seq;
+    if (event.seq <= state.snapshotSeq || (known && event.seq <= known.seq)) return;
+    state.caseEvents[event.case.number] = event;
     if (event.seq > state.lastSeq) state.lastSeq = event.seq;
     state.eventsApplied += 1;
+    drawEvent(event);
+    refreshSoon();
+  }
+  function drawEvent(event) {
+    var c = event.case;
     c.group = c.category.slice(0, 2);
     if (OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
-    refreshSoon();
+  }
+  function resumeAfter() {
+    // A little before the newest event seen: one overtaken by later ones just
+    // before the socket broke comes again (repeats are ignored by case).
+    return Math.max(state.snapshotSeq, state.lastSeq - RESUME_OVERLAP);
   }
   function setLive(live) {
     state.connected = live;
@@ -197,7 +215,7 @@
       if (data.type === "hello") {
         state.retry = 0;
         setLive(true);
-        socket.send(JSON.stringify({ type: "resume", after: state.lastSeq }));
+        socket.send(JSON.stringify({ type: "resume", after: resumeAfter() }));
       } else if (data.type === "event") {
         applyEvent(data.event);
       } else if (data.type === "reload") {
