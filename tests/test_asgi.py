@@ -18,9 +18,51 @@ pytestmark = pytest.mark.usefixtures("reference_data")
 
 
 def request(path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
+    return async_to_sync(answer)(path, headers)
+
+
+async def answer(path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
     headers = [(b"host", b"testserver"), *headers]
-    communicator = HttpCommunicator(application, "GET", path, headers=headers)
-    return async_to_sync(communicator.get_response)(timeout=10)
+    return await HttpCommunicator(application, "GET", path, headers=headers).get_response(10)
+
+
+def http_scope(path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
+    """A GET's scope, for tests that drive the application message by message."""
+    headers = [(b"host", b"testserver"), *headers]
+    return {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
+
+
+@contextlib.contextmanager
+def finishes_counted():
+    """How many times request_finished fires inside the block."""
+    finishes: list[int] = []
+
+    def finished(**kwargs):
+        finishes.append(1)
+
+    signals.request_finished.connect(finished)
+    try:
+        yield finishes
+    finally:
+        signals.request_finished.disconnect(finished)
+
+
+@pytest.fixture
+def leaders_photo(settings, tmp_path) -> tuple[str, list[tuple[bytes, bytes]], bytes]:
+    """A reported photo's URL, a street leader's session cookie and the photo's bytes."""
+    from django.test import Client
+
+    from tests.test_media import jpeg
+
+    settings.MEDIA_ROOT = tmp_path
+    cast = build_cast(build_territory())
+    photo = jpeg()
+    case = report(cast.worker, photos=[photo])
+    browser = Client()
+    browser.force_login(cast.leader)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    photo.seek(0)
+    return case.attachments.get().file.url, [(b"cookie", cookie)], photo.read()
 
 
 def test_the_middleware_chain_and_the_view_are_one_synchronous_call():
@@ -42,22 +84,20 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
     # request_started's and request_finished's receivers (close_old_connections)
     # and the view share a thread, so the connection the view used is the one
     # returned to the pool at the end.
-
     threads: dict[str, int] = {}
-    finishes: list[int] = []
 
     def started(**kwargs):
         threads["started"] = threading.get_ident()
 
     def finished(**kwargs):
         threads["finished"] = threading.get_ident()
-        finishes.append(1)
 
     signals.request_started.connect(started)
     signals.request_finished.connect(finished)
     monkeypatch.setattr("frontend.views.connection", _Recorder(threads), raising=True)
     try:
-        assert request("/healthz")["status"] == 200
+        with finishes_counted() as finishes:
+            assert request("/healthz")["status"] == 200
     finally:
         signals.request_started.disconnect(started)
         signals.request_finished.disconnect(finished)
@@ -66,51 +106,19 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
     assert len(finishes) == 1
 
 
-def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(settings, tmp_path):
+def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(leaders_photo):
     # FileResponse streams: it must not be closed (its file shut) before it is sent.
-    from django.test import Client
-
-    from tests.test_media import jpeg
-
-    settings.MEDIA_ROOT = tmp_path
-    cast = build_cast(build_territory())
-    photo = jpeg()
-    case = report(cast.worker, photos=[photo])
-    browser = Client()
-    browser.force_login(cast.leader)
-    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
-    finishes: list[int] = []
-
-    def finished(**kwargs):
-        finishes.append(1)
-
-    signals.request_finished.connect(finished)
-    try:
-        status, body = async_to_sync(streamed)(case.attachments.get().file.url, cookie)
-    finally:
-        signals.request_finished.disconnect(finished)
+    path, headers, photo = leaders_photo
+    with finishes_counted() as finishes:
+        status, body = async_to_sync(streamed)(http_scope(path, headers))
     assert status == 200
-    photo.seek(0)
-    assert body == photo.read()
+    assert body == photo
     assert len(finishes) == 1
 
 
-def test_a_streamed_file_is_closed_when_the_client_goes_away_while_it_is_sent(settings, tmp_path):
+def test_a_streamed_file_is_closed_when_the_client_goes_away_while_it_is_sent(leaders_photo):
     # Closing it fires request_finished, which returns the database connection.
-    from django.test import Client
-
-    from tests.test_media import jpeg
-
-    settings.MEDIA_ROOT = tmp_path
-    cast = build_cast(build_territory())
-    case = report(cast.worker, photos=[jpeg()])
-    browser = Client()
-    browser.force_login(cast.leader)
-    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
-    headers = [(b"host", b"testserver"), (b"cookie", cookie)]
-    path = case.attachments.get().file.url
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
-    finishes: list[int] = []
+    path, headers, _ = leaders_photo
 
     async def receive() -> dict:
         return {"type": "http.request", "body": b""}
@@ -119,15 +127,8 @@ def test_a_streamed_file_is_closed_when_the_client_goes_away_while_it_is_sent(se
         if message["type"] == "http.response.body":
             raise OSError("the client went away")
 
-    def finished(**kwargs):
-        finishes.append(1)
-
-    signals.request_finished.connect(finished)
-    try:
-        with pytest.raises(OSError):
-            async_to_sync(application)(scope, receive, send)
-    finally:
-        signals.request_finished.disconnect(finished)
+    with finishes_counted() as finishes, pytest.raises(OSError):
+        async_to_sync(application)(http_scope(path, headers), receive, send)
     assert len(finishes) == 1
 
 
@@ -150,11 +151,7 @@ def test_requests_one_after_another_reuse_a_thread_and_concurrent_ones_do_not_sh
     seen: list[int] = []
 
     async def two_at_once() -> None:
-        first = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"testserver")])
-        second = HttpCommunicator(
-            application, "GET", "/healthz", headers=[(b"host", b"testserver")]
-        )
-        answers = await asyncio.gather(first.get_response(10), second.get_response(10))
+        answers = await asyncio.gather(answer("/healthz"), answer("/healthz"))
         assert [a["status"] for a in answers] == [200, 200]
 
     def started(**kwargs):
@@ -180,10 +177,7 @@ def test_a_thread_whose_request_was_cancelled_is_not_lent_again(monkeypatch):
     monkeypatch.setattr("frontend.views.connection", _Blocking(threads, entered, release))
 
     async def cancelled() -> None:
-        scope = {"type": "http", "method": "GET", "path": "/healthz", "query_string": b""}
-        communicator = ApplicationCommunicator(
-            application, scope | {"headers": [(b"host", b"testserver")]}
-        )
+        communicator = ApplicationCommunicator(application, http_scope("/healthz"))
         await communicator.send_input({"type": "http.request", "body": b""})
         await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
         communicator.future.cancel()
@@ -212,14 +206,12 @@ def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
     assert answer["status"] == 500
 
 
-async def streamed(path: str, cookie: bytes) -> tuple[int, bytes]:
+async def streamed(scope: dict) -> tuple[int, bytes]:
     """GET through the application, reading body messages up to the last (which may be empty).
 
     channels' HttpCommunicator expects a body in every message, and a stream's
     closing message has none.
     """
-    headers = [(b"host", b"testserver"), (b"cookie", cookie)]
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(10)
