@@ -71,22 +71,20 @@ def _cell_query() -> tuple[str, tuple[_Reading, ...]]:
     (docs/benchmarks.md). Plain joins, so SpatiaLite runs it too.
     """
     quote = connection.ops.quote_name
-    readings = []
+    readings, selected = [], []
     for model in _CHAIN:
-        cols = [f.get_col(model._meta.db_table) for f in _read_fields(model)]
+        fields = _read_fields(model)
+        cols = [f.get_col(model._meta.db_table) for f in fields]
         converters = [
             connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             for col in cols
         ]
-        names = [f.attname for f in _read_fields(model)]
+        names = [f.attname for f in fields]
         readings.append(_Reading(model, names, list(zip(cols, converters, strict=True))))
-    tables = [quote(model._meta.db_table) for model in _CHAIN]
-    columns = ", ".join(
-        f"{table}.{quote(f.column)}"
-        for table, model in zip(tables, _CHAIN, strict=True)
-        for f in _read_fields(model)
-    )
-    cell, community, street = tables
+        table = quote(model._meta.db_table)
+        selected += [f"{table}.{quote(f.column)}" for f in fields]
+    columns = ", ".join(selected)
+    cell, community, street = (quote(model._meta.db_table) for model in _CHAIN)
 
     def column(model, name: str) -> str:
         return quote(model._meta.get_field(name).column)
