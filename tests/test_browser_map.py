@@ -7,7 +7,6 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -72,7 +71,9 @@ def test_a_reported_case_appears_live_and_after_a_cut_connection(reference_data)
         page.evaluate("window.gridcaseMap.socket.close()")
         page.wait_for_function("!window.gridcaseMap.connected")
         second = report_through_api(url, token, "路灯损坏")
-        page.wait_for_timeout(1500)
+        # Wait until the map has tried to reconnect and failed while offline:
+        # the case it missed must come from the catch-up, not a live event.
+        page.wait_for_function("window.gridcaseMap.retry >= 2", timeout=10000)
         assert page.query_selector(f'.case-marker[data-number="{second}"]') is None
         context.set_offline(False)
 
@@ -141,23 +142,20 @@ def test_events_that_arrive_out_of_order_are_all_shown_and_a_stale_one_is_ignore
         # A snapshot that arrives after newer events (it was read before they
         # committed) does not undo them, nor lets an older event through after.
         deliver(page, base + 6, "X-3", "triage")
-        with page.expect_response(lambda r: "/map/snapshot.json" in r.url):
-            page.evaluate("document.getElementById('filters').dispatchEvent(new Event('change'))")
-        page.wait_for_timeout(200)  # the answer is drawn after it arrives
+        drawn = page.evaluate("window.gridcaseMap.snapshotsDrawn")
+        page.evaluate("document.getElementById('filters').dispatchEvent(new Event('change'))")
+        page.wait_for_function(f"window.gridcaseMap.snapshotsDrawn > {drawn}")
         deliver(page, base + 5, "X-3", "closed")
         assert sorted(page.evaluate("Object.keys(window.gridcaseMap.markers)")) == ["X-1", "X-3"]
 
         # On reconnect the map asks again for a little before the newest event
         # it saw (one overtaken just before the cut would be lost otherwise),
         # but nothing the snapshot holds.
-        resumed: list[dict] = []
-        page.on(
-            "websocket",
-            lambda ws: ws.on("framesent", lambda frame: resumed.append(json.loads(frame))),
+        # The map records each frame as it sends it, so none can be missed.
+        page.evaluate("window.gridcaseMap.sent = []; window.gridcaseMap.socket.close()")
+        page.wait_for_function(
+            "window.gridcaseMap.connected && window.gridcaseMap.sent.length > 0", timeout=20000
         )
-        page.evaluate("window.gridcaseMap.socket.close()")
-        page.wait_for_function("window.gridcaseMap.connected", timeout=20000)
-        page.wait_for_timeout(300)
-        assert {"type": "resume", "after": base} in resumed
+        assert page.evaluate("window.gridcaseMap.sent") == [{"type": "resume", "after": base}]
         assert sorted(page.evaluate("Object.keys(window.gridcaseMap.markers)")) == ["X-1", "X-3"]
         context.close()

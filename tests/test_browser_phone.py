@@ -106,8 +106,9 @@ def test_offline_reports_are_queued_and_arrive_exactly_once(reference_data):
             "document.querySelectorAll('#outbox li').length === 0", timeout=20000
         )
         # A second flush (the periodic one, or a reconnect) finds nothing left to send.
+        done = page.evaluate("window.gridcasePhone.flushesDone")
         page.evaluate("window.dispatchEvent(new Event('online'))")
-        page.wait_for_timeout(500)
+        page.wait_for_function(f"window.gridcasePhone.flushesDone > {done}")
         context.close()
     descriptions = list(Case.objects.values_list("description", flat=True))
     assert sorted(descriptions) == sorted(["准备离线", "离线上报一", "离线上报二"])

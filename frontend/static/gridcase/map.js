@@ -30,7 +30,8 @@
   var state = {
     lastSeq: 0, snapshotSeq: 0, caseEvents: {}, snapshotAsked: 0, markers: {}, cellCounts: {},
     communityStats: {}, socket: null,
-    retry: 0, refreshTimer: null, eventsApplied: 0, connected: false,
+    retry: 0, refreshTimer: null, eventsApplied: 0, snapshotsDrawn: 0, connected: false,
+    sent: [],  // the frames this map sent, newest last (the browser tests read them)
   };
   window.gridcaseMap = state;  // inspected by the browser tests
   var filtersForm = document.getElementById("filters");
@@ -140,6 +141,7 @@
         var event = state.caseEvents[number];
         if (event.seq <= state.snapshotSeq) delete state.caseEvents[number]; else drawEvent(event);
       });
+      state.snapshotsDrawn += 1;
       return snap;
     });
   }
@@ -206,6 +208,11 @@
     liveState.dataset.state = live ? "live" : "offline";
     liveState.textContent = live ? t.live : t.offline;
   }
+  function sendFrame(socket, frame) {
+    state.sent.push(frame);
+    if (state.sent.length > 50) state.sent.shift();
+    socket.send(JSON.stringify(frame));
+  }
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/ws/map/");
@@ -215,7 +222,7 @@
       if (data.type === "hello") {
         state.retry = 0;
         setLive(true);
-        socket.send(JSON.stringify({ type: "resume", after: resumeAfter() }));
+        sendFrame(socket, { type: "resume", after: resumeAfter() });
       } else if (data.type === "event") {
         applyEvent(data.event);
       } else if (data.type === "reload") {

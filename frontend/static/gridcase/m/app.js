@@ -9,7 +9,7 @@
   "use strict";
   var boot = JSON.parse(document.getElementById("boot").textContent);
   var t = JSON.parse(document.getElementById("m-i18n").textContent);
-  var state = { position: null, photos: [], sending: false, flushes: 0 };
+  var state = { position: null, photos: [], sending: false, flushes: 0, flushesDone: 0 };
   window.gridcasePhone = state;  // inspected by the browser tests
 
   // ---- small helpers ---------------------------------------------------------
@@ -106,7 +106,7 @@
         });
       }, Promise.resolve());
     }).catch(function () { /* no signal after all: stays pending */ })
-      .then(function () { state.sending = false; return renderOutbox(); })
+      .then(function () { state.sending = false; state.flushesDone += 1; return renderOutbox(); })
       .then(function () { if (location.hash === "#home" || !location.hash) loadTasks(); });
   }
 
