@@ -561,20 +561,21 @@ def _alert_street(case: Case, kind: str, text: str) -> None:
     )
 
 
-def find_duplicates(case: Case, limit: int = 10):
-    """Open cases of the same category within 100 m reported in the 7 days before it."""
-    from grid.querysets import degrees_for_metres
-
-    radius = degrees_for_metres(DUPLICATE_RADIUS_M, case.location.y)
+def find_duplicates(case: Case, *, viewer, limit: int = 10):
+    """Open cases of the same category within 100 m reported in the 7 days before
+    or after it, among those `viewer` may see (never another street's)."""
     from django.contrib.gis.db.models.functions import Distance
 
+    from grid.querysets import within_metres
+
     return (
-        Case.objects.filter(
+        visible_cases(viewer)
+        .filter(
+            within_metres("location", case.location, DUPLICATE_RADIUS_M),
             category=case.category,
             state__in=OPEN_STATES,
             reported_at__gte=case.reported_at - DUPLICATE_WINDOW,
             reported_at__lte=case.reported_at + DUPLICATE_WINDOW,
-            location__dwithin=(case.location, radius),
         )
         .exclude(pk=case.pk)
         .annotate(distance=Distance("location", case.location))

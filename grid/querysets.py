@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 
 from django.contrib.gis.db.models.functions import Distance
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import Point, Polygon
 from django.db import models
 from django.utils import timezone
 
@@ -22,6 +22,24 @@ def degrees_for_metres(metres: float, latitude: float) -> float:
     """
     cos_lat = max(math.cos(math.radians(latitude)), 0.01)
     return metres / (METRES_PER_DEGREE_LAT * cos_lat)
+
+
+def square_around(point: Point, metres: float) -> Polygon:
+    """A lon/lat square that holds every point within `metres` of `point`."""
+    dy = metres / METRES_PER_DEGREE_LAT
+    dx = degrees_for_metres(metres, point.y)
+    return Polygon.from_bbox((point.x - dx, point.y - dy, point.x + dx, point.y + dy))
+
+
+def within_metres(field: str, point: Point, metres: float) -> models.Q:
+    """Rows whose geometry `field` lies within about `metres` of `point` (a prefilter).
+
+    An intersection with a square means the same on PostGIS and SpatiaLite and
+    uses PostGIS's index, where `dwithin` does not: on SpatiaLite a point
+    field's `dwithin` takes metres, on PostGIS geometry columns degrees. Narrow
+    the result with the annotated geodesic Distance, which is in metres on both.
+    """
+    return models.Q(**{f"{field}__intersects": square_around(point, metres)})
 
 
 class TenureQuerySet(models.QuerySet):
@@ -40,12 +58,11 @@ class AreaQuerySet(models.QuerySet):
     def near(self, point: Point, metres: float):
         """Areas within `metres` of the point, nearest first (ties by code).
 
-        The `dwithin` prefilter in degrees uses the spatial index; the
-        annotated geodesic distance is exact.
+        The square prefilter uses the spatial index; the annotated geodesic
+        distance is exact.
         """
-        radius = degrees_for_metres(metres, point.y)
         return (
-            self.filter(boundary__dwithin=(point, radius))
+            self.filter(within_metres("boundary", point, metres))
             .annotate(distance=Distance("boundary", point))
             .filter(distance__lte=metres)
             .order_by("distance", "code")

@@ -178,3 +178,50 @@ def test_a_queued_result_refused_by_the_server_stays_visible_with_the_reason(ref
         assert page.inner_text("#outbox-count") == "1"
         context.close()
     assert Case.objects.get(pk=case.pk).timeline.filter(action="handled").count() == 1
+
+
+def log_in(page, url: str, username: str) -> None:
+    page.goto(url + "/login/?next=/m/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "password")
+    page.click("button.primary")
+    page.wait_for_url(url + "/m/")
+    page.wait_for_function("window.gridcasePhone !== undefined")
+
+
+def test_an_offline_report_is_sent_only_by_its_author_on_a_shared_phone(reference_data):
+    cast = build_cast(build_territory())
+    with live_server() as url, chromium() as browser:
+        context, page = phone(browser, url, "worker")
+        report_from_phone(page, "准备离线")  # loads the page's assets while online
+        page.wait_for_function("window.gridcasePhone.lastSent !== undefined", timeout=10000)
+        context.set_offline(True)
+        page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
+        report_from_phone(page, "一号网格员的离线上报")
+        page.evaluate("location.hash = '#outbox'")
+        page.wait_for_function("document.querySelectorAll('#outbox li').length === 1")
+
+        # The session ends while offline; the next worker logs in on the same phone.
+        context.clear_cookies()
+        context.set_offline(False)
+        log_in(page, url, "worker2")
+        done = page.evaluate("window.gridcasePhone.flushesDone")
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.wait_for_function(f"window.gridcasePhone.flushesDone > {done}")
+        page.evaluate("location.hash = '#outbox'")
+        page.wait_for_function("document.getElementById('view-outbox').hidden === false")
+        assert page.inner_text("#outbox-count") == "0"
+        assert "一号网格员" not in page.inner_text("body")
+
+        # Back in their own session, the author's report goes out under their name.
+        context.clear_cookies()
+        log_in(page, url, "worker")
+        page.wait_for_function(
+            "window.gridcasePhone.lastSent && "
+            "window.gridcasePhone.lastSent.summary.indexOf('一号网格员') >= 0",
+            timeout=20000,
+        )
+        context.close()
+    # Sent once, and by its author: worker2's session never sent it.
+    sent = Case.objects.get(description="一号网格员的离线上报")
+    assert sent.reporter == cast.worker

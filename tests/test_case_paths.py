@@ -137,7 +137,7 @@ def test_unsatisfied_reopens_once_then_closes(cast):
 def test_rejecting_a_duplicate_merges_it_into_the_original(cast):
     original = report(cast.worker)
     duplicate = report(cast.worker2, reporter_name="李四")
-    assert list(services.find_duplicates(duplicate)) == [original]
+    assert list(services.find_duplicates(duplicate, viewer=cast.dispatcher)) == [original]
     services.case_reject(
         actor=cast.dispatcher,
         number=duplicate.number,

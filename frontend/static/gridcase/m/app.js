@@ -45,12 +45,20 @@
       });
     });
   }
-  function outboxAll() { return store("readonly", function (s) { return s.getAll(); }); }
+  // The outbox is the device's, shared by everyone who logs in on it: each
+  // item carries its author, and only the author's own session lists or sends
+  // it (another worker's report must never go out under my name).
+  function outboxAll() {
+    return store("readonly", function (s) { return s.getAll(); }).then(function (items) {
+      return (items || []).filter(function (item) { return item.author === boot.userId; });
+    });
+  }
   function outboxPut(item) { return store("readwrite", function (s) { s.put(item); }); }
   function outboxDelete(id) { return store("readwrite", function (s) { s.delete(id); }); }
 
   function enqueue(item) {
     item.id = item.id || uuid();
+    item.author = boot.userId;
     item.fields.client_id = item.id;
     item.status = "pending";
     item.created = new Date().toISOString();
