@@ -81,7 +81,8 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
             actions.append({"name": name, "title": TITLES[name], "form": form})
     duplicates = []
     if case.state == State.TRIAGE and can_act:
-        duplicates = list(services.find_duplicates(case, viewer=request.user).select_related("category"))
+        nearby = services.find_duplicates(case, viewer=request.user)
+        duplicates = list(nearby.select_related("category"))
     ctx = {
         "case": case,
         "task": task,
