@@ -5,41 +5,53 @@ Messages to the client:
   {"type": "event", "event": {...}}       one timeline event (see cases.events)
   {"type": "caught_up", "last_seq": N}    after a resume request was answered
   {"type": "reload"}                      too much was missed: fetch the snapshot again
+  {"type": "territory"}                   the person's territory changed: start again
 From the client:
   {"type": "resume", "after": N}          send every event after sequence N
+
+A socket follows its person's access as it is now, not as it was when it
+connected: when posts, assignments, units or the user change it reads its
+territory again (told through grid.access.ACCESS_GROUP, and at the latest
+RECHECK_SECONDS after the last read), a logout closes it, and so does a
+session that has ended or a person left with no post.
 """
 
 from __future__ import annotations
+
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cases import events
+from grid import access
 from grid.territory import Territory
+
+# Close codes the map understands: 4403 no access (log in again).
+NO_ACCESS = 4403
+# A backstop for a lost "access changed" message (the layer is best effort).
+RECHECK_SECONDS = 60.0
 
 
 class MapConsumer(AsyncJsonWebsocketConsumer):
     territory: Territory | None = None
-    groups_joined: list[str]
+    groups_joined: set[str]
+    checked_at: float = 0.0
 
     async def connect(self):
-        self.groups_joined = []
-        user = self.scope.get("user")
-        territory = await database_sync_to_async(Territory.for_user)(user)
-        if not (territory.everything or territory.roles):
-            await self.close(code=4403)
+        self.groups_joined = set()
+        territory = await self._current_territory()
+        if territory is None:
+            await self.close(code=NO_ACCESS)
             return
-        self.territory = territory
-        for street_id in await database_sync_to_async(events.street_ids_for)(territory):
-            group = events.street_group(street_id)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        await self._follow(territory)
         await self.accept()
         await self.send_json({"type": "hello", "last_seq": await self._last_seq()})
 
     async def disconnect(self, code):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = set()
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") != "resume":
@@ -47,6 +59,9 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         try:
             after = int(content.get("after", 0))
         except (TypeError, ValueError):
+            return
+        # History is replayed for the territory the person holds now.
+        if not await self._recheck():
             return
         missed, complete = await database_sync_to_async(events.events_after)(self.territory, after)
         if not complete:
@@ -58,9 +73,57 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "caught_up", "last_seq": last})
 
     async def case_event(self, message):
+        if time.monotonic() - self.checked_at > RECHECK_SECONDS and not await self._recheck():
+            return
         # Groups are per street; a community-level user still sees only their part of it.
         if self.territory is not None and events.allows(self.territory, message["event"]["case"]):
             await self.send_json({"type": "event", "event": message["event"]})
+
+    async def access_changed(self, message):
+        # Any staffing change anywhere arrives here; only a socket whose own
+        # territory changed makes its map start again.
+        before = self.territory
+        if await self._recheck() and self.territory != before:
+            await self.send_json({"type": "territory"})
+
+    async def access_session_ended(self, message):
+        if message["session"] == self._session_key():
+            self.territory = None
+            await self.close(code=NO_ACCESS)
+
+    # ---- the person's access now ------------------------------------------------
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return session.session_key if session is not None else None
+
+    async def _current_territory(self) -> Territory | None:
+        """The territory of the session's person now, or None (no session, no post)."""
+        self.checked_at = time.monotonic()
+        user_id = self.scope["user"].pk
+        return await database_sync_to_async(_territory_of_session)(self._session_key(), user_id)
+
+    async def _recheck(self) -> bool:
+        """Read the access again; close the socket and answer False when none is left."""
+        territory = await self._current_territory()
+        if territory is None:
+            self.territory = None
+            await self.close(code=NO_ACCESS)
+            return False
+        await self._follow(territory)
+        return True
+
+    async def _follow(self, territory: Territory) -> None:
+        user_id = self.scope["user"].pk
+        streets = await database_sync_to_async(events.street_ids_for)(territory)
+        wanted = {events.street_group(s) for s in streets}
+        wanted |= {access.ACCESS_GROUP, access.user_group(user_id)}
+        for group in wanted - self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = wanted
+        self.territory = territory
 
     @database_sync_to_async
     def _last_seq(self) -> int:
@@ -68,3 +131,11 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
 
         row = EventSequence.objects.filter(pk=1).first()
         return row.last if row else 0
+
+
+def _territory_of_session(session_key: str | None, user_id: int | None) -> Territory | None:
+    user = access.session_user(session_key)
+    if user is None or user.pk != user_id:
+        return None
+    territory = Territory.for_user(user)
+    return territory if territory.everything or territory.roles else None

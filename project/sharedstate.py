@@ -103,8 +103,25 @@ def clear_all() -> None:
             cache.clear()
 
 
+_on_publish: dict[str, list[Callable[[], None]]] = {}
+
+
+def on_new_generation(name: str, hook: Callable[[], None]) -> None:
+    """Call `hook` in this process each time it starts a new generation of `name`."""
+    _on_publish.setdefault(name, []).append(hook)
+
+
 def bump(name: str) -> None:
-    """Start a new generation of `name` once the current transaction commits."""
+    """Start a new generation of `name` once the current transaction commits.
+
+    Once per transaction, however many rows it changes: an import of 5,000
+    cells must not tell every live socket 5,000 times.
+    """
+    connection = transaction.get_connection()
+    # run_on_commit is what Django's captureOnCommitCallbacks reads too; a
+    # savepoint rolled back removes its entries, so a kept one still commits.
+    if any(getattr(hook, "bumps", None) == name for _, hook, _ in connection.run_on_commit):
+        return
 
     def publish() -> None:
         value = f"{os.getpid()}-{time.time_ns()}-{next(_counter)}"
@@ -116,7 +133,10 @@ def bump(name: str) -> None:
             except RedisError:
                 # Other processes keep their copies until the 60 s max_age.
                 logger.warning("Cannot publish generation %s to Redis", name, exc_info=True)
+        for hook in _on_publish.get(name, ()):
+            hook()
 
+    publish.bumps = name  # type: ignore[attr-defined]
     transaction.on_commit(publish)
 
 

@@ -225,12 +225,18 @@
         sendFrame(socket, { type: "resume", after: resumeAfter() });
       } else if (data.type === "event") {
         applyEvent(data.event);
+      } else if (data.type === "territory") {
+        location.reload();  // boundaries, filters and cases all belong to the old territory
       } else if (data.type === "reload") {
         loadSnapshot(); loadStats();
       }
     };
-    socket.onclose = function () {
+    socket.onclose = function (e) {
       setLive(false);
+      if (e.code === 4403) {  // logged out, or no post left: trying again cannot help
+        showNotice(t.no_access);
+        return;
+      }
       var delay = Math.min(1000 * Math.pow(2, state.retry), 15000);
       state.retry += 1;
       setTimeout(connect, delay);
