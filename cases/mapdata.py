@@ -57,7 +57,10 @@ class Filters:
             overdue_only=params.get("overdue") in ("1", "true", "on"),
             since=day("since"),
             until=day("until", end=True),
-            community_id=int(community) if community and community.isdigit() else None,
+            # A primary key, so at most 18 digits: a longer one overflows the database's integer.
+            community_id=int(community)
+            if community and community.isdigit() and len(community) < 19
+            else None,
         )
 
     def apply(self, qs):

@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from cases import services
 from cases.models import OPEN_STATES, Case, Category, Source
+from grid import coordinates
 
 CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW = timedelta(days=90)
@@ -230,7 +231,10 @@ def _request_row(case: Case) -> dict:
 def _date(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed, but no such day or time (2026-13-01)
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise Open311Error(400, f"{name} must be an ISO 8601 date-time with a time zone.")
     return parsed
@@ -279,10 +283,12 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     category = _services().filter(code=data.get("service_code", "")).first()
     if category is None:
         raise Open311Error(400, "service_code is missing or unknown.")
+    if "long" not in data or "lat" not in data:
+        raise Open311Error(400, "lat and long are required, as decimal degrees (WGS-84).")
     try:
-        lon, lat = float(data["long"]), float(data["lat"])
-    except (KeyError, ValueError):
-        raise Open311Error(400, "lat and long are required, as decimal degrees (WGS-84).") from None
+        lon, lat = coordinates.lon_lat(data["long"], data["lat"])
+    except coordinates.CoordinateError as error:
+        raise Open311Error(400, f"lat and long must be decimal degrees (WGS-84): {error}") from None
     description = data.get("description", "")
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters.")

@@ -18,17 +18,15 @@ from django.views.decorators.http import require_GET
 from cases import mapdata, services
 from cases.metrics import metrics
 from cases.models import Category, State, Urgency
+from grid import coordinates
 from grid.models import CellAssignment
 from grid.territory import Territory
 
 
 def _bbox(request: HttpRequest) -> tuple[float, float, float, float] | None:
+    """The view's bbox, None when none is given; a malformed one raises CoordinateError."""
     raw = request.GET.get("bbox", "")
-    try:
-        west, south, east, north = (float(v) for v in raw.split(","))
-    except ValueError:
-        return None
-    return west, south, east, north
+    return coordinates.bbox(raw) if raw else None
 
 
 @login_required
@@ -60,7 +58,10 @@ def map_boundaries(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def map_cells(request: HttpRequest) -> JsonResponse:
-    bbox = _bbox(request)
+    try:
+        bbox = _bbox(request)
+    except coordinates.CoordinateError as error:
+        return JsonResponse({"error": str(error)}, status=400)
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north is required"}, status=400)
     return JsonResponse(mapdata.cells_in_view(request.user, bbox))
@@ -70,7 +71,11 @@ def map_cells(request: HttpRequest) -> JsonResponse:
 @require_GET
 def map_snapshot(request: HttpRequest) -> JsonResponse:
     filters = mapdata.Filters.from_query(request.GET)
-    return JsonResponse(mapdata.snapshot(request.user, filters, _bbox(request)))
+    try:
+        bbox = _bbox(request)
+    except coordinates.CoordinateError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse(mapdata.snapshot(request.user, filters, bbox))
 
 
 @login_required

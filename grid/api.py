@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from grid import coordinates
 from grid.locate import OutsideTerritory, locate
 from grid.models import Community, GridCell, Street
 from grid.territory import Territory
@@ -55,10 +56,9 @@ def _bbox(request: Request):
     if not raw:
         return None
     try:
-        west, south, east, north = (float(v) for v in raw.split(","))
-    except ValueError:
-        raise ValidationError({"bbox": "Expected west,south,east,north in degrees."}) from None
-    return Polygon.from_bbox((west, south, east, north))
+        return Polygon.from_bbox(coordinates.bbox(raw))
+    except coordinates.CoordinateError as error:
+        raise ValidationError({"bbox": str(error)}) from None
 
 
 def _features(request: Request, qs, serializer):
