@@ -61,6 +61,31 @@ def _row(case: Case) -> list:
     ]
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and
+# WPS when read from CSV (=HYPERLINK("http://…") in a resident's description).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """Text that a spreadsheet would run is written with a leading apostrophe (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _xlsx_cells(sheet, row: list) -> list:
+    """Text cells typed as text: openpyxl would store "=…" as a live formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in row:
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        cells.append(cell)
+    return cells
+
+
 def export_start(*, user, fmt: str, filters: dict, cases) -> Export:
     """Queue an export of `cases` (already limited to the user's territory and filters)."""
     export = Export.objects.create(user=user, format=fmt, filters=filters, total=cases.count())
@@ -108,7 +133,7 @@ def _write(export: Export, ids: list[int]) -> bytes:
         sheet.append(header)
         for done, cases in _batches(ids):
             for case in cases:
-                sheet.append(_row(case))
+                sheet.append(_xlsx_cells(sheet, _row(case)))
             Export.objects.filter(pk=export.pk).update(done=done)
         buffer = io.BytesIO()
         book.save(buffer)
@@ -117,7 +142,7 @@ def _write(export: Export, ids: list[int]) -> bytes:
     writer = csv.writer(text)
     writer.writerow(header)
     for done, cases in _batches(ids):
-        writer.writerows(_row(case) for case in cases)
+        writer.writerows([csv_safe(v) for v in _row(case)] for case in cases)
         Export.objects.filter(pk=export.pk).update(done=done)
     # A BOM so that Excel opens the UTF-8 Chinese correctly.
     return ("\ufeff" + text.getvalue()).encode("utf-8")

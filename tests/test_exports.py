@@ -85,3 +85,34 @@ def test_an_excel_export_is_filtered_and_territorial(reference_data, settings, t
     assert api(cast.outsider).get(started["status_url"]).status_code == 404
     bad = client.post("/api/v1/exports/", {"format": "pdf"}, format="json")
     assert bad.status_code == 400
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/","点击")', "+1+1", "-2+3", "@SUM(1,2)", "\t=1"]
+
+
+def exported(client, fmt: str) -> bytes:
+    started = client.post("/api/v1/exports/", {"format": fmt}, format="json").json()
+    body = wait_done(client, started["status_url"])
+    assert body["status"] == "done"
+    return b"".join(client.get(body["download"]).streaming_content)
+
+
+def test_a_description_that_looks_like_a_formula_stays_text_in_both_formats(
+    reference_data, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    cast = build_cast(build_territory())
+    for text in FORMULAS:
+        report(cast.worker, description=text)
+    client = api(cast.leader)
+    stored = sorted(Case.objects.values_list("description", flat=True))  # as the service kept them
+    assert all(text.startswith(("=", "+", "-", "@")) for text in stored)
+
+    rows = list(csv.reader(io.StringIO(exported(client, "csv").decode("utf-8-sig"))))
+    column = rows[0].index("描述 Description")
+    assert sorted(r[column] for r in rows[1:]) == ["'" + text for text in stored]
+
+    sheet = load_workbook(io.BytesIO(exported(client, "xlsx"))).active
+    cells = [row[column] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in cells)
+    assert sorted(c.value for c in cells) == stored
