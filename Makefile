@@ -12,12 +12,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := gettext gdal-bin libsqlite3-mod-spatialite binutils python3-venv python3-dev
 TEST_PACKAGES := chromium fonts-wqy-microhei
 
-.PHONY: run test lint format system-deps test-system-deps postgis-deps venv migrate demo messages clean
+.PHONY: run test lint format system-deps test-system-deps postgis-deps venv migrate demo static messages clean
 
-run: venv postgis-deps migrate demo
+run: venv postgis-deps migrate demo static
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: venv test-system-deps postgis-deps
+test: venv test-system-deps postgis-deps static
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -55,6 +55,14 @@ migrate:
 
 demo:
 	$(PY) manage.py seed_demo --if-empty
+
+# The hashed, compressed static files that DEBUG off serves, made again when ours
+# or the installed packages change. -i node_modules: see the Dockerfile.
+STATIC_SOURCES := $(shell find frontend/static -type f 2>/dev/null)
+static: venv staticfiles/staticfiles.json
+
+staticfiles/staticfiles.json: $(VENV)/.installed $(STATIC_SOURCES)
+	DEBUG=false $(PY) manage.py collectstatic --no-input --clear -i node_modules -v 0
 
 messages: venv
 	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules

@@ -6,6 +6,7 @@ DATABASE_URL=postgis://… and REDIS_URL=redis://… for the production shape.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -35,16 +36,46 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
-DEBUG = envbool("DEBUG", "true")
-SECRET_KEY = os.getenv("SECRET_KEY", EXAMPLE_SECRET_KEY)
-if not DEBUG and SECRET_KEY == EXAMPLE_SECRET_KEY:
-    # Refuse to serve real traffic with a key anyone can read on GitHub.
-    raise ImproperlyConfigured("Set SECRET_KEY: the example key is refused when DEBUG is off")
+# Debug pages list every URL and setting to whoever reaches the port: only on request.
+DEBUG = envbool("DEBUG", "false")
+VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+
+
+def secret_key() -> str:
+    """SECRET_KEY from the environment, or one generated once into var/ (the embedded
+    default: `make run` needs no setup and still signs sessions with a key of its own)."""
+    key = os.getenv("SECRET_KEY", "")
+    if key == EXAMPLE_SECRET_KEY:
+        # Refuse a key anyone can read in an old copy of our docs.
+        raise ImproperlyConfigured("Set SECRET_KEY: the example key is refused")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"secret_key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:  # whole or not at all: processes starting together agree on one key
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = secret_key()
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Served to this machine only (the demo, the tests): plain HTTP. Any real host
+# name: secure cookies, HSTS and the HTTPS redirect, unless HTTPS=false says a
+# plain-HTTP proxy is in front.
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
+HTTPS = envbool("HTTPS", "false" if set(ALLOWED_HOSTS) <= LOCAL_HOSTS else "true")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.getenv("SITE_NAME", "GridCase")
-VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 
 INSTALLED_APPS = [
     "daphne",
@@ -200,13 +231,14 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed copies made by collectstatic (`make run`, `make test` and
+    # the image build run it); with DEBUG on, the apps' own files as they are edited.
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "project.storage.StaticStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# In development whitenoise reads from the finders, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -255,12 +287,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false" if DEBUG else "true")
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(HTTPS))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
-SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(HTTPS))
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
 if os.getenv("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
 

@@ -50,11 +50,12 @@ def live_server(*, args: tuple[str, ...] = (), **env):
         | {
             "DATABASE_URL": server_database_url(),
             "TIMERS": "off",
-            "DEBUG": "true",
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         }
         | env
     )
+    # A value of None removes the variable (the server's own default then holds).
+    environment = {k: v for k, v in environment.items() if v is not None}
     (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone's benchmarks run before anything made it
     log = open(ROOT / "var" / f"live-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

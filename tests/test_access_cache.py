@@ -60,10 +60,17 @@ def test_another_processs_change_reaches_this_one_through_the_generation(cast):
     assert client.get(LOCATE).status_code == 400
 
 
-def test_a_change_publishes_a_new_generation_on_commit(cast, django_capture_on_commit_callbacks):
+def test_a_change_publishes_a_new_generation_on_commit(transactional_db):
+    # Committed for real: one transaction starts one new generation, when it commits.
+    from django.db import transaction
+
+    from tests.base import build_cast, build_territory
+
+    cast = build_cast(build_territory())
     before = sharedstate.generation("access")
-    with django_capture_on_commit_callbacks(execute=True):
+    with transaction.atomic():
         Post.objects.filter(user=cast.worker).get().save()
+        assert sharedstate.generation("access") == before
     assert sharedstate.generation("access") != before
 
 

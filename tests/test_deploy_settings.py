@@ -13,6 +13,8 @@ import secrets
 import shlex
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -87,19 +89,57 @@ def test_it_passes_the_deploy_check_behind_a_tls_proxy():
     assert "no issues" in result.stdout, result.stdout + result.stderr
 
 
-def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
-    result = run("-c", "import project.settings", DEBUG="false")
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "Set SECRET_KEY" in result.stderr
+def test_without_a_secret_key_it_makes_one_once_and_keeps_it(tmp_path):
+    show = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first = run("-c", f"import django; django.setup(); {show}", VAR_DIR=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    again = run("-c", f"import django; django.setup(); {show}", VAR_DIR=str(tmp_path))
+    key = (tmp_path / "secret_key").read_text().strip()
+    assert len(key) >= 50 and first.stdout.strip() == again.stdout.strip() == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # readable by its owner only
 
 
-def test_it_refuses_the_example_secret_when_debug_is_off():
+def test_it_refuses_the_example_secret():
     from django.conf import settings
 
-    result = run("manage.py", "check", DEBUG="false", SECRET_KEY=settings.EXAMPLE_SECRET_KEY)
-    assert result.returncode != 0
-    assert "Set SECRET_KEY" in result.stderr
+    for debug in ("false", "true"):
+        result = run("manage.py", "check", DEBUG=debug, SECRET_KEY=settings.EXAMPLE_SECRET_KEY)
+        assert result.returncode != 0
+        assert "Set SECRET_KEY" in result.stderr
+
+
+def test_a_real_host_name_gets_https_only_cookies_and_the_redirect_by_default():
+    show = (
+        "from django.conf import settings; "
+        "print(settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT, settings.DEBUG)"
+    )
+    demo = run("-c", f"import django; django.setup(); {show}")
+    assert demo.stdout.split() == ["False", "False", "False"], demo.stderr
+    real = run("-c", f"import django; django.setup(); {show}", ALLOWED_HOSTS="gridcase.example.org")
+    assert real.stdout.split() == ["True", "True", "False"], real.stderr
+
+
+def test_the_demo_server_shows_a_stranger_no_debug_page(reference_data):
+    from tests.live import live_server
+
+    # The environment `make run` gives it: none of ours (DEBUG unset).
+    with live_server(DEBUG=None) as url:
+        for path, status in (("/no-such-page/", 404), ("/cases/nothing/", 302)):
+            try:
+                response = urllib.request.urlopen(url + path, timeout=10)
+                code, body = response.status, response.read().decode()
+            except urllib.error.HTTPError as error:
+                code, body = error.code, error.read().decode()
+            assert code in (status, 200), (path, code)
+            assert "URLconf" not in body and "Traceback" not in body and "DEBUG" not in body
+        request = urllib.request.Request(url + "/", headers={"Host": "evil.example"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            assert error.code == 400
+            assert "ALLOWED_HOSTS" not in error.read().decode()
+        else:
+            raise AssertionError("a foreign Host header was served")
 
 
 def test_the_image_build_collects_static_files_for_the_manifest_storage(tmp_path):
