@@ -1,0 +1,332 @@
+"""The territory probe: every person of street A, and strangers, try street B's
+case through every channel, and get a refusal with none of its data.
+
+Street B's case carries things nobody outside street B may read: its number,
+its description, the reporter's name and phone, a party's name and phone, a
+photo. Each channel is tried by each role of street A (leader, coordinator,
+dispatcher, mediator, street mediator, grid worker, department handler) and
+by an anonymous visitor — once as staffed, and once after a staffing change
+made while every session was already open (the B dispatcher moved to street
+A, someone new staffed in B). A new channel joins CHANNELS (HTTP) or the
+socket tests at the end.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+from rest_framework.authtoken.models import Token
+
+from cases.models import Case
+from grid.models import Post, Role
+from tests.base import POINT_B1, make_user, report
+
+REPORTER, REPORTER_PHONE = "赵秘密", "13912345678"
+PARTY, PARTY_PHONE = "钱当事", "13700001111"
+DESCRIPTION = "徐家棚街道的机密纠纷描述"
+STREET_A_ROLES = [
+    "leader", "coordinator", "dispatcher", "mediator", "street_mediator", "worker", "handler",
+]  # fmt: skip
+ALL_ROLES = [*STREET_A_ROLES, "anonymous"]
+HTML_ACTIONS = [
+    "triage", "reject", "return", "dispatch", "handle", "mediate", "verify", "return_visit",
+    "claim", "unclaim",
+]  # fmt: skip
+API_ACTIONS = [
+    "triage", "reject", "return", "dispatch", "handle", "mediate", "verify", "return-visit",
+    "claim", "unclaim",
+]  # fmt: skip
+
+
+def jpeg() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "JPEG")
+    return SimpleUploadedFile("b.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+# Street B's case lies 55 m from the border with street A, where street A has
+# a case of the same kind awaiting triage: its screen offers possible duplicates.
+B_AT_THE_BORDER = (114.302, 30.5498)
+A_AT_THE_BORDER = (114.302, 30.5503)
+
+
+@dataclass
+class Probe:
+    case: Case
+    photo_url: str
+    b_cell_pk: int
+    neighbour: str  # street A's case next to it
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.case.number, DESCRIPTION, REPORTER, REPORTER_PHONE, PARTY, PARTY_PHONE]
+
+
+@pytest.fixture
+def probe(cast, territory, settings, tmp_path) -> Probe:
+    settings.MEDIA_ROOT = tmp_path
+    case = report(
+        cast.outsider,
+        code="0101",  # a dispute, so it has parties
+        point=B_AT_THE_BORDER,
+        source="hotline",
+        description=DESCRIPTION,
+        reporter_name=REPORTER,
+        reporter_phone=REPORTER_PHONE,
+        parties=[{"name": PARTY, "phone": PARTY_PHONE}],
+        photos=[jpeg()],
+    )
+    photo = case.attachments.get()
+    neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
+    return Probe(
+        case=case, photo_url=photo.file.url, b_cell_pk=case.cell_id, neighbour=neighbour.number
+    )
+
+
+@pytest.fixture
+def people(cast, territory) -> dict:
+    street_mediator = make_user("street_mediator", first_name="街道调解员")
+    Post.objects.create(user=street_mediator, role=Role.MEDIATOR, street=territory.street_a)
+    return {
+        "leader": cast.leader,
+        "coordinator": cast.coordinator,
+        "dispatcher": cast.dispatcher,
+        "mediator": cast.mediator,
+        "street_mediator": street_mediator,
+        "worker": cast.worker,
+        "handler": cast.handler,
+        "anonymous": None,
+    }
+
+
+def staff_change(cast, territory) -> None:
+    """Mid-session: B's dispatcher moves to street A; someone new is staffed in B."""
+    Post.objects.filter(user=cast.outsider, ended__isnull=True).update(ended=timezone.now())
+    Post.objects.create(user=cast.outsider, role=Role.LEADER, street=territory.street_a)
+    newcomer = make_user("newcomer")
+    Post.objects.create(user=newcomer, role=Role.DISPATCHER, community=territory.b1)
+
+
+def channels(p: Probe) -> list[tuple[str, str, dict]]:
+    """(method, path, data) for every HTTP channel that could carry B's case."""
+    n = p.case.number
+    now = timezone.now()
+    span = {"start": (now - timedelta(days=30)).isoformat(), "end": now.isoformat()}
+    whole = "114.0,30.0,115.0,31.0"
+    gets = [
+        "/", "/cases/tasks/", "/cases/triage/", f"/cases/{n}/", f"/cases/{p.neighbour}/",
+        f"/api/v1/cases/{p.neighbour}/", f"/map/cases/{p.neighbour}.json",
+        "/map/", "/map/boundaries.json", f"/map/cells.json?bbox={whole}",
+        f"/map/snapshot.json?bbox={whole}", "/map/snapshot.json", "/map/stats.json",
+        f"/map/cases/{n}.json", f"/map/cells/{p.b_cell_pk}.json",
+        "/m/", "/api/v1/cases/", f"/api/v1/cases/{n}/", "/api/v1/tasks/",
+        "/api/v1/categories/", "/api/v1/territory/streets/", "/api/v1/territory/communities/",
+        "/api/v1/territory/cells/", p.photo_url,
+        f"/api/v1/territory/locate/?lon={POINT_B1[0]}&lat={POINT_B1[1]}",
+    ]  # fmt: skip
+    result = [("get", path, {}) for path in gets]
+    result.append(("get", "/api/v1/metrics/", span))
+    result += [("get", "/api/v1/metrics/", span | {"group": g}) for g in ("cell", "community")]
+    result += [("post", f"/cases/{n}/{action}/", {"route": "onsite"}) for action in HTML_ACTIONS]
+    result.append(("post", "/cases/triage/bulk/", {"numbers": [n], "action": "onsite"}))
+    result += [("post", f"/api/v1/cases/{n}/{a}/", {"route": "onsite"}) for a in API_ACTIONS]
+    return result
+
+
+def open311(p: Probe, key: str | None) -> list[tuple[str, str, dict]]:
+    auth = {"api_key": key} if key else {}
+    return [
+        ("get", f"/open311/v2/requests.{fmt}", auth | extra)
+        for fmt in ("json", "xml")
+        for extra in ({}, {"service_request_id": p.case.number})
+    ] + [("get", f"/open311/v2/requests/{p.case.number}.{fmt}", auth) for fmt in ("json", "xml")]
+
+
+def body_of(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+UNKNOWN = "420106003-20000101-9999"  # a number no case has
+
+
+def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
+    """The requests whose answer shows B's data (or fails with a 5xx).
+
+    A refusal may repeat the number that was asked for, but must then read
+    exactly as the answer for a number no case has: it confirms nothing.
+    """
+    found = []
+    headers = {"HTTP_AUTHORIZATION": f"Token {key}"} if key else {}
+    n = p.case.number
+    for method, path, data in requests:
+        response = getattr(session, method)(path, data, **headers)
+        body = body_of(response)
+        shown = [s for s in p.secrets if s in body]
+        if path == p.photo_url and response.status_code == 200:
+            shown = ["the photo"]  # its bytes carry no text to look for
+        if shown == [n] and 400 <= response.status_code < 500:
+            twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}
+            twin = getattr(session, method)(path.replace(n, UNKNOWN), twin_data, **headers)
+            if twin.status_code == response.status_code and (
+                body_of(twin).replace(UNKNOWN, n) == body
+            ):
+                shown = []
+        if shown or response.status_code >= 500:
+            found.append((method, path, response.status_code, shown))
+    return found
+
+
+def sessions(people: dict) -> dict[str, tuple[Client, str | None]]:
+    """A logged-in browser session and an API token per role, opened up front."""
+    result = {}
+    for role, user in people.items():
+        session = Client()
+        key = None
+        if user is not None:
+            session.force_login(user)
+            key = Token.objects.get_or_create(user=user)[0].key
+        result[role] = (session, key)
+    return result
+
+
+@pytest.mark.parametrize("after_staff_change", [False, True], ids=["staffed", "restaffed"])
+def test_no_channel_shows_street_bs_case_to_anyone_outside_it(
+    probe, people, cast, territory, after_staff_change
+):
+    opened = sessions(people | ({"moved": cast.outsider} if after_staff_change else {}))
+    if after_staff_change:
+        staff_change(cast, territory)
+    found = {}
+    for role, (session, key) in opened.items():
+        requests = channels(probe) + open311(probe, key)
+        found[role] = leaks(probe, session, key, requests)
+    assert {role: rows for role, rows in found.items() if rows} == {}
+    # Nothing was done to the case through any of those doors.
+    assert probe.case.timeline.count() == 1
+    assert Case.objects.get(pk=probe.case.pk).state == probe.case.state
+
+
+def test_the_probe_would_see_a_leak(probe, people, cast):
+    # The same probe, run as street B's own dispatcher, finds B's data everywhere
+    # it should be: a probe that cannot see anything proves nothing.
+    session = Client()
+    session.force_login(cast.outsider)
+    key = Token.objects.create(user=cast.outsider).key
+    found = leaks(probe, session, key, channels(probe) + open311(probe, key))
+    paths = {path for _, path, _, shown in found if shown}
+    n = probe.case.number
+    assert {f"/cases/{n}/", f"/api/v1/cases/{n}/", f"/map/cases/{n}.json", probe.photo_url} <= paths
+    assert f"/open311/v2/requests/{n}.json" in paths
+
+
+# ---- exports (a background job; its file is read back) ----------------------
+
+
+@pytest.mark.usefixtures("reference_data")
+def test_no_export_carries_street_bs_case(settings, tmp_path):
+    from tests.base import build_cast, build_territory
+    from tests.test_api_cases import api
+    from tests.test_exports import exported
+
+    settings.MEDIA_ROOT = tmp_path
+    territory = build_territory()
+    cast = build_cast(territory)
+    b_case = report(cast.outsider, point=POINT_B1, description=DESCRIPTION)
+    a_case = report(cast.worker)
+    for user in (cast.leader, cast.coordinator, cast.dispatcher, cast.worker, cast.handler):
+        for fmt in ("csv", "xlsx"):
+            content = exported(api(user), fmt)
+            text = content.decode("utf-8", "replace") if fmt == "csv" else _xlsx_text(content)
+            assert b_case.number not in text and DESCRIPTION not in text, (user, fmt)
+    assert a_case.number in _xlsx_text(exported(api(cast.leader), "xlsx"))
+    # Nor can anyone outside read another person's export.
+    started = api(cast.outsider).post("/api/v1/exports/", {"format": "csv"}, format="json").json()
+    assert api(cast.leader).get(started["status_url"]).status_code == 404
+    assert api(cast.leader).get(started["status_url"] + "download/").status_code == 404
+
+
+def _xlsx_text(content: bytes) -> str:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(content)).active
+    return "\n".join(str(v) for row in sheet.values for v in row)
+
+
+# ---- the live map's socket -----------------------------------------------------
+
+
+async def _socket(session: Client):
+    from project.asgi import application
+
+    cookie = session.cookies.get("sessionid")
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie.value}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/map/", headers=headers)
+    ok, _ = await communicator.connect()
+    if not ok:
+        return None
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator
+
+
+async def _history(communicator) -> list[str]:
+    await communicator.send_json_to({"type": "resume", "after": 0})
+    numbers = []
+    while (message := await communicator.receive_json_from(timeout=5))["type"] == "event":
+        numbers.append(message["event"]["case"]["number"])
+    assert message["type"] in ("caught_up", "reload")
+    return numbers
+
+
+@pytest.mark.usefixtures("reference_data")
+@pytest.mark.parametrize("after_staff_change", [False, True], ids=["staffed", "restaffed"])
+def test_no_socket_outside_street_b_hears_or_replays_its_cases(after_staff_change):
+    from tests.base import build_cast, build_territory
+
+    territory = build_territory()
+    cast = build_cast(territory)
+    street_mediator = make_user("street_mediator")
+    Post.objects.create(user=street_mediator, role=Role.MEDIATOR, street=territory.street_a)
+    people = {
+        "leader": cast.leader, "coordinator": cast.coordinator, "dispatcher": cast.dispatcher,
+        "mediator": cast.mediator, "street_mediator": street_mediator, "worker": cast.worker,
+        "handler": cast.handler, "anonymous": None,
+    }  # fmt: skip
+    if after_staff_change:
+        people["moved"] = cast.outsider
+    opened = sessions(people)
+    old_b = report(cast.outsider, point=POINT_B1, description=DESCRIPTION)
+
+    async def scenario():
+        sockets = {role: await _socket(session) for role, (session, _) in opened.items()}
+        assert sockets["anonymous"] is None
+        del sockets["anonymous"]
+        if after_staff_change:
+            await database_sync_to_async(staff_change)(cast, territory)
+            # The moved person's map is told to start again; others hear nothing of it.
+            assert await sockets["moved"].receive_json_from(timeout=5) == {"type": "territory"}
+        new_b = await database_sync_to_async(report)(cast.admin, point=POINT_B1)
+        sentinel = await database_sync_to_async(report)(cast.worker)
+        for role, socket in sockets.items():
+            if role != "handler":  # a department's map has no street: it hears no live event
+                message = await socket.receive_json_from(timeout=5)
+                # Events arrive in order: A's sentinel first means B's never came.
+                assert message["event"]["case"]["number"] == sentinel.number, role
+            history = await _history(socket)
+            assert old_b.number not in history and new_b.number not in history, role
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
