@@ -19,6 +19,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cases import api_schema as doc
 from cases import reference, services
 from cases.models import (
     OPEN_STATES,
@@ -196,7 +197,7 @@ def _case_list(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="categories", responses={200: OpenApiTypes.OBJECT})
+@extend_schema(operation_id="categories", responses=doc.answers({200: doc.CategoryRow(many=True)}))
 @api_view(["GET"])
 def categories(request: Request) -> Response:
     rows = Category.objects.filter(active=True).select_related("parent").order_by("code")
@@ -215,7 +216,7 @@ def categories(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="my_tasks", responses={200: OpenApiTypes.OBJECT})
+@extend_schema(operation_id="my_tasks", responses=doc.answers({200: doc.Task(many=True)}))
 @api_view(["GET"])
 def tasks(request: Request) -> Response:
     from cases.queues import my_tasks
@@ -236,7 +237,7 @@ class MetricsParams(serializers.Serializer):
 
 
 @extend_schema(
-    operation_id="metrics", parameters=[MetricsParams], responses={200: OpenApiTypes.OBJECT}
+    operation_id="metrics", parameters=[MetricsParams], responses=doc.answers({200: doc.Metrics})
 )
 @api_view(["GET"])
 def metrics_view(request: Request) -> Response:
@@ -277,14 +278,14 @@ def _case_or_404(request: Request, number: str) -> Case:
 @extend_schema(
     methods=["GET"],
     operation_id="cases_list",
-    responses={200: OpenApiTypes.OBJECT},
-    parameters=[OpenApiParameter("state", str, description="only cases in this state")],
+    responses=doc.answers({200: doc.CasePage}),
+    parameters=[ListFilters],
 )
 @extend_schema(
     methods=["POST"],
     operation_id="cases_report",
     request=ReportSerializer,
-    responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    responses=doc.answers({201: doc.Reported, 200: doc.Reported}),
     description="Report a case. A client_id already used returns the first case with 200.",
 )
 @api_view(["GET", "POST"])
@@ -316,7 +317,7 @@ def cases(request: Request) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-@extend_schema(operation_id="cases_detail", responses={200: OpenApiTypes.OBJECT})
+@extend_schema(operation_id="cases_detail", responses=doc.answers({200: doc.CaseDetail}))
 @api_view(["GET"])
 def case(request: Request, number: str) -> Response:
     return Response(case_detail(_case_or_404(request, number), request))
@@ -355,6 +356,28 @@ REQUIRED = {
 }
 
 
+ACTION_NAMES = [*ACTIONS, "claim", "unclaim"]
+
+
+class ActionInput(StepSerializer):
+    """Every field any step takes; each step reads its own (see the action's description)."""
+
+    route = serializers.ChoiceField(["onsite", "mediation", "street_dispatch"], required=False)
+    urgency = serializers.ChoiceField(Urgency.choices, required=False)
+    category = serializers.CharField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True)
+    reason = serializers.CharField(required=False)
+    duplicate_of = serializers.CharField(required=False, allow_blank=True)
+    department = serializers.IntegerField(required=False)
+    to_mediation = serializers.BooleanField(required=False)
+    result = serializers.CharField(required=False)
+    success = serializers.BooleanField(required=False)
+    passed = serializers.BooleanField(required=False)
+    satisfaction = serializers.ChoiceField(Satisfaction.choices, required=False)
+    words = serializers.CharField(required=False, allow_blank=True)
+    photos = serializers.ListField(child=serializers.FileField(), required=False)
+
+
 def _arguments(action: str, data) -> dict:
     _handler, fields = ACTIONS[action]
     missing = [name for name in REQUIRED.get(action, []) if name not in data]
@@ -386,8 +409,9 @@ def _arguments(action: str, data) -> dict:
 
 @extend_schema(
     operation_id="cases_action",
-    request=OpenApiTypes.OBJECT,
-    responses={200: OpenApiTypes.OBJECT},
+    request=ActionInput,
+    parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=ACTION_NAMES)],
+    responses=doc.answers({200: doc.StepResult}),
     description="Run a step: triage, reject, return, dispatch, handle, mediate, verify, "
     "return-visit, claim or unclaim. Send task_id to refuse a stale submission.",
 )
@@ -452,7 +476,9 @@ def _export_body(request: Request, export) -> dict:
 
 
 @extend_schema(
-    operation_id="exports_start", request=ExportRequest, responses={202: OpenApiTypes.OBJECT}
+    operation_id="exports_start",
+    request=ExportRequest,
+    responses=doc.answers({202: doc.ExportStarted}),
 )
 @api_view(["POST"])
 @parser_classes(PARSERS)
@@ -484,13 +510,18 @@ def _own_export(request: Request, pk: int):
     return export
 
 
-@extend_schema(operation_id="exports_status", responses={200: OpenApiTypes.OBJECT})
+@extend_schema(operation_id="exports_status", responses=doc.answers({200: doc.ExportState}))
 @api_view(["GET"])
 def export_status(request: Request, pk: int) -> Response:
     return Response(_export_body(request, _own_export(request, pk)))
 
 
-@extend_schema(operation_id="exports_download", responses={200: OpenApiTypes.BINARY})
+@extend_schema(
+    operation_id="exports_download",
+    responses=doc.answers(
+        {(200, "text/csv"): OpenApiTypes.BINARY, (200, doc.XLSX): OpenApiTypes.BINARY}
+    ),
+)
 @api_view(["GET"])
 def export_download(request: Request, pk: int):
     from django.http import FileResponse

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib.gis.geos import Point, Polygon
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from grid import coordinates
+from grid.api_schema import Located, answers
 from grid.locate import OutsideTerritory, locate
 from grid.models import Community, GridCell, Street
 from grid.territory import Territory
@@ -77,7 +77,9 @@ BBOX = OpenApiParameter("bbox", str, description="west,south,east,north (WGS-84)
 
 
 @extend_schema(
-    operation_id="territory_streets", parameters=[BBOX], responses={200: OpenApiTypes.OBJECT}
+    operation_id="territory_streets",
+    parameters=[BBOX],
+    responses=answers({200: StreetSerializer(many=True)}),
 )
 @api_view(["GET"])
 def streets(request: Request) -> Response:
@@ -86,7 +88,9 @@ def streets(request: Request) -> Response:
 
 
 @extend_schema(
-    operation_id="territory_communities", parameters=[BBOX], responses={200: OpenApiTypes.OBJECT}
+    operation_id="territory_communities",
+    parameters=[BBOX],
+    responses=answers({200: CommunitySerializer(many=True)}),
 )
 @api_view(["GET"])
 def communities(request: Request) -> Response:
@@ -95,7 +99,9 @@ def communities(request: Request) -> Response:
 
 
 @extend_schema(
-    operation_id="territory_cells", parameters=[BBOX], responses={200: OpenApiTypes.OBJECT}
+    operation_id="territory_cells",
+    parameters=[BBOX],
+    responses=answers({200: CellSerializer(many=True)}),
 )
 @api_view(["GET"])
 def cells(request: Request) -> Response:
@@ -111,7 +117,7 @@ class LocateSerializer(serializers.Serializer):
 @extend_schema(
     operation_id="territory_locate",
     parameters=[LocateSerializer],
-    responses={200: OpenApiTypes.OBJECT},
+    responses=answers({200: Located}),
 )
 @api_view(["GET"])
 def locate_point(request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 
@@ -16,9 +16,8 @@ def refuse_nul_characters(get_response):
 
     def middleware(request: HttpRequest) -> HttpResponse:
         if _has_nul(request):
-            return HttpResponseBadRequest(
-                _("The request contains a NUL character."), content_type="text/plain"
-            )
+            # JSON, as the API answers every refusal; a person reads it as well.
+            return JsonResponse({"detail": _("The request contains a NUL character.")}, status=400)
         return get_response(request)
 
     return middleware

@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.utils.translation import gettext as _
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cases import views as case_views
@@ -18,3 +21,13 @@ urlpatterns = [
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", case_views.media, name="media"),
     path("", include("frontend.urls")),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The API answers an unknown URL in JSON, as it answers everything else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+handler404 = not_found

@@ -1,0 +1,148 @@
+"""What the API answers, for its OpenAPI schema: the bodies the handlers build,
+and the errors every operation may give. The handlers build plain dicts (fast,
+and shaped by the services); these serializers describe those dicts, and the
+schema-driven fuzz test (tests/test_api_fuzz.py) checks every answer against them.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework import serializers
+
+from cases.models import ClosureReason, DeadlineState, Export, Satisfaction, State, Urgency
+from grid.api_schema import answers
+
+__all__ = ["answers"]  # the operations in cases.api document their errors through it
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class PointGeometry(serializers.Serializer):
+    type = serializers.ChoiceField(["Point"])
+    coordinates = serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, help_text="[lon, lat] WGS-84"
+    )
+
+
+class CaseSummary(serializers.Serializer):
+    number = serializers.CharField()
+    state = serializers.ChoiceField(State.choices)
+    category = serializers.CharField(help_text="category code")
+    urgency = serializers.ChoiceField(Urgency.choices)
+    major_hazard = serializers.BooleanField()
+    description = serializers.CharField()
+    location = PointGeometry()
+    street = serializers.CharField(help_text="street code")
+    community = serializers.CharField(allow_null=True)
+    cell = serializers.CharField(allow_null=True, help_text="15-digit grid cell code")
+    deadline = serializers.ChoiceField(DeadlineState.choices)
+    step_due = serializers.DateTimeField(allow_null=True)
+    reported_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closure_reason = serializers.ChoiceField(ClosureReason.choices, allow_blank=True)
+    satisfaction = serializers.ChoiceField(Satisfaction.choices, allow_blank=True)
+
+
+class PartyShown(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField(required=False, help_text="only to those who handle the case")
+
+
+class TimelineItem(serializers.Serializer):
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(allow_null=True)
+    action = serializers.CharField()
+    # "from" is a Python keyword: declared under another name, renamed below.
+    from_ = serializers.CharField(allow_blank=True)
+    to = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class CaseDetail(CaseSummary):
+    task_id = serializers.IntegerField(allow_null=True)
+    can_act = serializers.BooleanField()
+    parties = PartyShown(many=True)
+    timeline = TimelineItem(many=True)
+
+
+class Reported(CaseDetail):
+    created = serializers.BooleanField(help_text="false when the client_id was seen before")
+
+
+class HandedOn(serializers.Serializer):
+    number = serializers.CharField()
+    visible = serializers.BooleanField(help_text="false: the step moved it out of your territory")
+
+
+StepResult = PolymorphicProxySerializer(
+    component_name="StepResult",
+    serializers=[CaseDetail, HandedOn],
+    resource_type_field_name=None,
+)
+
+
+class CasePage(serializers.Serializer):
+    results = CaseSummary(many=True)
+    next_cursor = serializers.IntegerField(allow_null=True, help_text="pass as cursor")
+
+
+class Task(CaseSummary):
+    task_id = serializers.IntegerField()
+    claimed_by_me = serializers.BooleanField()
+
+
+class CategoryRow(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField(allow_blank=True)
+    group = serializers.CharField(allow_null=True)
+    dispute = serializers.BooleanField()
+    hazard = serializers.BooleanField()
+
+
+class Unit(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    reported = serializers.IntegerField()
+    by_state = serializers.DictField(child=serializers.IntegerField())
+    by_category = serializers.DictField(child=serializers.IntegerField())
+    open = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    closed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    reopens = serializers.IntegerField()
+    triaged = serializers.IntegerField()
+    triaged_in_time = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    rated = serializers.IntegerField()
+    satisfied = serializers.IntegerField()
+    mean_hours_to_close = serializers.FloatField(allow_null=True)
+    p90_hours_to_close = serializers.FloatField(allow_null=True)
+    response_rate = serializers.FloatField(allow_null=True)
+    resolution_rate = serializers.FloatField(allow_null=True)
+    satisfaction_rate = serializers.FloatField(allow_null=True)
+
+
+class Metrics(serializers.Serializer):
+    group = serializers.ChoiceField(["cell", "community", "street", "department"])
+    units = Unit(many=True)
+
+
+class ExportState(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(Export.Status.choices)
+    format = serializers.ChoiceField(["csv", "xlsx"])
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    error = serializers.CharField(allow_null=True)
+    download = serializers.URLField(allow_null=True)
+
+
+class ExportStarted(ExportState):
+    status_url = serializers.URLField()
