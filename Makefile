@@ -65,8 +65,8 @@ staticfiles/staticfiles.json: $(VENV)/.installed $(STATIC_SOURCES)
 	DEBUG=false $(PY) manage.py collectstatic --no-input --clear -i node_modules -v 0
 
 messages: venv
-	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules
-	$(PY) manage.py makemessages -d djangojs -l zh_Hans -l en --ignore=.venv --ignore=node_modules
+	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules --ignore=staticfiles
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans -l en --ignore=.venv --ignore=node_modules --ignore=staticfiles
 
 clean:
 	rm -rf $(VENV) staticfiles
