@@ -192,3 +192,10 @@ def test_the_api_schema_and_docs_are_served_from_here(client, cast):
     docs = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/" in docs
     assert "cdn" not in docs.lower()
+
+
+def test_a_static_file_missing_from_the_collected_set_does_not_fail_the_page(tmp_path):
+    from project.storage import StaticStorage
+
+    storage = StaticStorage(location=tmp_path, base_url="/static/")  # nothing collected here
+    assert storage.url("gridcase/app.css") == "/static/gridcase/app.css"
