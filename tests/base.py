@@ -178,3 +178,30 @@ def report(actor, *, code: str = "0401", point=POINT_A1_001, **kwargs):
     kwargs.setdefault("description", "楼道堆放大量杂物")
     kwargs.setdefault("source", Source.GRID_WORKER)
     return services.case_report(actor=actor, category=category(code), location=point, **kwargs).case
+
+
+def logged_in(user):
+    """A browser session of `user` (Django's test client, logged in)."""
+    from django.test import Client
+
+    session = Client()
+    session.force_login(user)
+    return session
+
+
+async def map_socket(session):
+    """The live map's socket for a session, through the whole stack (origin check,
+    session cookie, router), after its hello; None when the server refuses it."""
+    from channels.testing import WebsocketCommunicator
+
+    from project.asgi import application
+
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if cookie := session.cookies.get("sessionid"):
+        headers.append((b"cookie", f"sessionid={cookie.value}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/map/", headers=headers)
+    ok, _ = await communicator.connect()
+    if not ok:
+        return None
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator

@@ -34,13 +34,25 @@ def phone(browser, url: str, username: str):
         permissions=["geolocation"],
     )
     page = context.new_page()
+    log_in(page, url, username)
+    return context, page
+
+
+def log_in(page, url: str, username: str) -> None:
     page.goto(url + "/login/?next=/m/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "password")
     page.click("button.primary")
     page.wait_for_url(url + "/m/")
     page.wait_for_function("window.gridcasePhone !== undefined")
-    return context, page
+
+
+def go_offline_after_a_first_report(context, page) -> None:
+    """One report sent while online (the page's assets load), then no signal."""
+    report_from_phone(page, "准备离线")
+    page.wait_for_function("window.gridcasePhone.lastSent !== undefined", timeout=10000)
+    context.set_offline(True)
+    page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
 
 
 def photo(tmp_path) -> str:
@@ -93,10 +105,7 @@ def test_offline_reports_are_queued_and_arrive_exactly_once(reference_data):
     build_cast(build_territory())
     with live_server() as url, chromium() as browser:
         context, page = phone(browser, url, "worker")
-        report_from_phone(page, "准备离线")  # loads the page's assets while online
-        page.wait_for_function("window.gridcasePhone.lastSent !== undefined", timeout=10000)
-        context.set_offline(True)
-        page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
+        go_offline_after_a_first_report(context, page)
         report_from_phone(page, "离线上报一")
         report_from_phone(page, "离线上报二")
         page.evaluate("location.hash = '#outbox'")
@@ -183,23 +192,11 @@ def test_a_queued_result_refused_by_the_server_stays_visible_with_the_reason(ref
     assert Case.objects.get(pk=case.pk).timeline.filter(action="handled").count() == 1
 
 
-def log_in(page, url: str, username: str) -> None:
-    page.goto(url + "/login/?next=/m/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "password")
-    page.click("button.primary")
-    page.wait_for_url(url + "/m/")
-    page.wait_for_function("window.gridcasePhone !== undefined")
-
-
 def test_an_offline_report_is_sent_only_by_its_author_on_a_shared_phone(reference_data):
     cast = build_cast(build_territory())
     with live_server() as url, chromium() as browser:
         context, page = phone(browser, url, "worker")
-        report_from_phone(page, "准备离线")  # loads the page's assets while online
-        page.wait_for_function("window.gridcasePhone.lastSent !== undefined", timeout=10000)
-        context.set_offline(True)
-        page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
+        go_offline_after_a_first_report(context, page)
         report_from_phone(page, "一号网格员的离线上报")
         page.evaluate("location.hash = '#outbox'")
         page.wait_for_function("document.querySelectorAll('#outbox li').length === 1")

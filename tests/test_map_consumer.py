@@ -5,10 +5,9 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.test import Client
 
 from cases.consumers import MapConsumer
-from tests.base import POINT_B1, build_cast, build_territory, report
+from tests.base import POINT_B1, build_cast, build_territory, logged_in, map_socket, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
@@ -18,25 +17,10 @@ def cast(reference_data):
     return build_cast(build_territory())
 
 
-def session_cookie(user) -> bytes:
-    session = Client()
-    session.force_login(user)
-    return f"sessionid={session.cookies['sessionid'].value}".encode()
-
-
 async def connected(user) -> WebsocketCommunicator:
-    """A map socket through the whole stack (origin check, session cookie, router)."""
-    from project.asgi import application
-
-    cookie = await database_sync_to_async(session_cookie)(user)
-    communicator = WebsocketCommunicator(
-        application, "/ws/map/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1")]
-    )
-    ok, _ = await communicator.connect()
-    assert ok
-    hello = await communicator.receive_json_from()
-    assert hello["type"] == "hello"
-    return communicator
+    socket = await map_socket(await database_sync_to_async(logged_in)(user))
+    assert socket is not None
+    return socket
 
 
 async def events_of(communicator, n: int) -> list[dict]:

@@ -7,11 +7,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.utils import timezone
 
 from grid.models import Post, Role
-from tests.base import POINT_B1, build_cast, build_territory, report
+from tests.base import POINT_B1, build_cast, build_territory, logged_in, map_socket, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
@@ -28,23 +27,10 @@ def street_a(cast):
     return Street.objects.get(code="420106002")
 
 
-async def socket_of(session: Client) -> WebsocketCommunicator:
-    from project.asgi import application
-
-    cookie = f"sessionid={session.cookies['sessionid'].value}".encode()
-    communicator = WebsocketCommunicator(
-        application, "/ws/map/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1")]
-    )
-    ok, _ = await communicator.connect()
-    assert ok
-    assert (await communicator.receive_json_from())["type"] == "hello"
-    return communicator
-
-
-def logged_in(user) -> Client:
-    session = Client()
-    session.force_login(user)
-    return session
+async def socket_of(session) -> WebsocketCommunicator:
+    socket = await map_socket(session)
+    assert socket is not None
+    return socket
 
 
 def move_to_street_a(person, street_a) -> None:

@@ -20,7 +20,6 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -29,7 +28,7 @@ from rest_framework.authtoken.models import Token
 
 from cases.models import Case
 from grid.models import Post, Role
-from tests.base import POINT_B1, make_user, report
+from tests.base import POINT_B1, make_user, map_socket, report
 
 REPORTER, REPORTER_PHONE = "赵秘密", "13912345678"
 PARTY, PARTY_PHONE = "钱当事", "13700001111"
@@ -267,21 +266,6 @@ def _xlsx_text(content: bytes) -> str:
 # ---- the live map's socket -----------------------------------------------------
 
 
-async def _socket(session: Client):
-    from project.asgi import application
-
-    cookie = session.cookies.get("sessionid")
-    headers = [(b"origin", b"http://127.0.0.1")]
-    if cookie:
-        headers.append((b"cookie", f"sessionid={cookie.value}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/map/", headers=headers)
-    ok, _ = await communicator.connect()
-    if not ok:
-        return None
-    assert (await communicator.receive_json_from())["type"] == "hello"
-    return communicator
-
-
 async def _history(communicator) -> list[str]:
     await communicator.send_json_to({"type": "resume", "after": 0})
     numbers = []
@@ -311,7 +295,7 @@ def test_no_socket_outside_street_b_hears_or_replays_its_cases(after_staff_chang
     old_b = report(cast.outsider, point=POINT_B1, description=DESCRIPTION)
 
     async def scenario():
-        sockets = {role: await _socket(session) for role, (session, _) in opened.items()}
+        sockets = {role: await map_socket(session) for role, (session, _) in opened.items()}
         assert sockets["anonymous"] is None
         del sockets["anonymous"]
         if after_staff_change:
