@@ -9,6 +9,12 @@ Messages to the client:
 From the client:
   {"type": "resume", "after": N}          send every event after sequence N
 
+Live delivery through the channel layer is best effort. Every
+GAP_CHECK_SECONDS the socket asks the timeline which of its territory's
+events, committed at least one period ago, it has not sent, and sends them
+(or `reload` when there are too many): every committed event of the
+territory reaches the map, late at worst, or the map reloads.
+
 A socket follows its person's access as it is now, not as it was when it
 connected: when posts, assignments, units or the user change it reads its
 territory again (told through grid.access.ACCESS_GROUP, and at the latest
@@ -18,6 +24,9 @@ session that has ended or a person left with no post.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 
 from channels.db import database_sync_to_async
@@ -27,28 +36,49 @@ from cases import events
 from grid import access
 from grid.territory import Territory
 
+logger = logging.getLogger(__name__)
+
 # Close codes the map understands: 4403 no access (log in again).
 NO_ACCESS = 4403
 # A backstop for a lost "access changed" message (the layer is best effort).
 RECHECK_SECONDS = 60.0
+# How often a socket looks for events the layer did not deliver. An event is
+# looked for one period after it committed: by then its broadcast has arrived.
+GAP_CHECK_SECONDS = 10.0
 
 
 class MapConsumer(AsyncJsonWebsocketConsumer):
     territory: Territory | None = None
     groups_joined: set[str]
     checked_at: float = 0.0
+    gap_task: asyncio.Task | None = None
+    # Everything the map needs up to `sent_upto` has been sent; `sent` holds the
+    # seqs sent above it, `check_upto` the newest seq seen at the last check.
+    sent_upto: int = 0
+    check_upto: int = 0
+    sent: set[int]
 
     async def connect(self):
         self.groups_joined = set()
+        self.sent = set()
         territory = await self._current_territory()
         if territory is None:
             await self.close(code=NO_ACCESS)
             return
         await self._follow(territory)
         await self.accept()
-        await self.send_json({"type": "hello", "last_seq": await self._last_seq()})
+        last_seq = await database_sync_to_async(events.newest_seq)()
+        # Before `last_seq` the map's snapshot and its resume hold what it needs.
+        self.sent_upto = self.check_upto = last_seq
+        self.gap_task = asyncio.create_task(self._check_gaps_forever())
+        await self.send_json({"type": "hello", "last_seq": last_seq})
 
     async def disconnect(self, code):
+        if self.gap_task is not None:
+            self.gap_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.gap_task
+            self.gap_task = None
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = set()
@@ -68,7 +98,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "reload"})
             return
         for event in missed:
-            await self.send_json({"type": "event", "event": event})
+            await self._send_event(event)
         last = missed[-1]["seq"] if missed else after
         await self.send_json({"type": "caught_up", "last_seq": last})
 
@@ -77,7 +107,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
             return
         # Groups are per street; a community-level user still sees only their part of it.
         if self.territory is not None and events.allows(self.territory, message["event"]["case"]):
-            await self.send_json({"type": "event", "event": message["event"]})
+            await self._send_event(message["event"])
 
     async def access_changed(self, message):
         # Any staffing change anywhere arrives here; only a socket whose own
@@ -85,6 +115,9 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         before = self.territory
         if await self._recheck() and self.territory != before:
             await self.send_json({"type": "territory"})
+            # The map starts again from a new snapshot: nothing older is owed.
+            self.sent_upto = self.check_upto = await database_sync_to_async(events.newest_seq)()
+            self.sent = set()
 
     async def access_session_ended(self, message):
         if message["session"] == self._session_key():
@@ -125,12 +158,36 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = wanted
         self.territory = territory
 
-    @database_sync_to_async
-    def _last_seq(self) -> int:
-        from cases.models import EventSequence
+    # ---- events the layer did not deliver -------------------------------------------
 
-        row = EventSequence.objects.filter(pk=1).first()
-        return row.last if row else 0
+    async def _send_event(self, event: dict) -> None:
+        if event["seq"] > self.sent_upto:
+            self.sent.add(event["seq"])
+        await self.send_json({"type": "event", "event": event})
+
+    async def _check_gaps_forever(self) -> None:
+        while True:
+            await asyncio.sleep(GAP_CHECK_SECONDS)
+            try:
+                await self.check_gaps()
+            except Exception:  # the database is away: the next period tries again
+                logger.warning("A map socket could not check for missed events", exc_info=True)
+
+    async def check_gaps(self) -> None:
+        """Send the territory's events up to the previous check's newest seq that
+        this socket has not sent: dropped by the layer, or broadcast by nobody."""
+        upto, self.check_upto = self.check_upto, await database_sync_to_async(events.newest_seq)()
+        if self.territory is None or upto <= self.sent_upto:
+            return
+        missed, complete = await database_sync_to_async(events.missing)(
+            self.territory, after=self.sent_upto, upto=upto, seen=set(self.sent)
+        )
+        if not complete:
+            await self.send_json({"type": "reload"})
+        for event in missed:
+            await self._send_event(event)
+        self.sent_upto = upto
+        self.sent = {seq for seq in self.sent if seq > upto}
 
 
 def _territory_of_session(session_key: str | None, user_id: int | None) -> Territory | None:

@@ -3,7 +3,9 @@
 Each street has a channel-layer group; a message carries only the entry's
 sequence number and the case's public fields, never parties or phones.
 Delivery through the layer is best effort (it drops on overflow or when Redis
-is down); maps recover anything missed from the timeline by sequence number.
+is down, and a process killed after its commit sends nothing), so each map
+socket checks the timeline for what it should have had (`missing`) and sends
+that itself; a reconnecting map resumes from its cursor (`events_after`).
 """
 
 from __future__ import annotations
@@ -105,3 +107,35 @@ def events_after(territory, after: int, limit: int | None = None) -> tuple[list[
     )
     payloads = [event_payload(entry) for entry in entries]
     return payloads[:limit], len(payloads) <= limit
+
+
+def missing(
+    territory, *, after: int, upto: int, seen: set[int], limit: int | None = None
+) -> tuple[list[dict], bool]:
+    """The territory's committed events in (after, upto] whose seq is not in `seen`.
+
+    Sequence numbers are assigned under a lock held until commit, so once
+    `upto` was the newest number every event up to it is committed. Returns
+    (events, complete) like events_after; incomplete means reload instead.
+    """
+    from cases.models import TimelineEntry
+
+    limit = limit or CATCH_UP_LIMIT
+    in_range = TimelineEntry.objects.filter(territory.q(), seq__gt=after, seq__lte=upto)
+    seqs = [s for s in in_range.values_list("seq", flat=True) if s not in seen]
+    if len(seqs) > limit:
+        return [], False
+    entries = (
+        TimelineEntry.objects.filter(seq__in=seqs)
+        .select_related("case__category", "case__street")
+        .order_by("seq")
+    )
+    return [event_payload(entry) for entry in entries], True
+
+
+def newest_seq() -> int:
+    """The newest committed sequence number (0 before the first event)."""
+    from cases.models import EventSequence
+
+    row = EventSequence.objects.filter(pk=1).first()
+    return row.last if row else 0
