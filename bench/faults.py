@@ -323,6 +323,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=75)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--maps", type=int, default=3)
+    parser.add_argument(
+        "--capacity", default="1000", help="CHANNEL_CAPACITY: small, and the layer drops events"
+    )
+    parser.add_argument(
+        "--gap-check", default="10", help="MAP_GAP_CHECK_SECONDS (a huge value turns it off)"
+    )
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
 
@@ -331,6 +337,7 @@ def main() -> int:
         env = os.environ | {
             "DATABASE_URL": postgres.url, "REDIS_URL": redis.url, "TIMERS": "off",
             "DEBUG": "false", "SECRET_KEY": "faults-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+            "CHANNEL_CAPACITY": args.capacity, "MAP_GAP_CHECK_SECONDS": args.gap_check,
         }  # fmt: skip
         os.environ.update(env)
         # This process checks the results across the restart: no pool of its own to go stale.
@@ -403,8 +410,8 @@ def load_and_faults(args, postgres, redis, server, url, token, leader_token, coo
 
     at(span)
     reporters.stop()
-    # The maps' own checks (every 10 s) send what the layer lost; give them two periods.
-    time.sleep(25)
+    # The maps' own checks send what the layer lost: give them two periods.
+    time.sleep(2 * min(float(args.gap_check), 60) + 5)
     maps_stopping.set()
     probe.stopping.set()
     maps_thread.join(timeout=10)

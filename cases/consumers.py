@@ -31,6 +31,7 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from cases import events
 from grid import access
@@ -44,7 +45,7 @@ NO_ACCESS = 4403
 RECHECK_SECONDS = 60.0
 # How often a socket looks for events the layer did not deliver. An event is
 # looked for one period after it committed: by then its broadcast has arrived.
-GAP_CHECK_SECONDS = 10.0
+GAP_CHECK_SECONDS = float(settings.MAP_GAP_CHECK_SECONDS)
 
 
 class MapConsumer(AsyncJsonWebsocketConsumer):

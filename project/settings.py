@@ -209,6 +209,9 @@ TIMERS = os.getenv("TIMERS", "inprocess")
 if TIMERS not in ("inprocess", "external", "off"):
     raise ImproperlyConfigured("TIMERS must be inprocess, external or off")
 TIMER_INTERVAL_SECONDS = envint("TIMER_INTERVAL_SECONDS", "30")
+# How often each live map's socket looks in the timeline for events the
+# channel layer did not deliver (and sends them): the longest a lost event waits.
+MAP_GAP_CHECK_SECONDS = envint("MAP_GAP_CHECK_SECONDS", "10")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
