@@ -82,3 +82,9 @@ def reference_data(transactional_db):
     from cases.seed import load_reference_data
 
     load_reference_data(Category, DeadlineRule, CalendarDay)
+
+
+@pytest.fixture
+def committed_cast(reference_data) -> Cast:
+    """The cast in committed rows: sockets and servers read outside the test's transaction."""
+    return build_cast(build_territory())

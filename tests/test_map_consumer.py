@@ -7,14 +7,14 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from cases.consumers import MapConsumer
-from tests.base import POINT_B1, build_cast, build_territory, logged_in, map_socket, report
+from tests.base import POINT_B1, logged_in, map_socket, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
 
 @pytest.fixture
-def cast(reference_data):
-    return build_cast(build_territory())
+def cast(committed_cast):
+    return committed_cast
 
 
 async def connected(user) -> WebsocketCommunicator:

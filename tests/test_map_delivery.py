@@ -16,14 +16,14 @@ from django.db import transaction
 
 from cases import consumers, events
 from cases.models import TimelineEntry
-from tests.base import POINT_B1, build_cast, build_territory, logged_in, map_socket, report
+from tests.base import POINT_B1, logged_in, map_socket, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
 
 @pytest.fixture
-def cast(reference_data):
-    return build_cast(build_territory())
+def cast(committed_cast):
+    return committed_cast
 
 
 @pytest.fixture
