@@ -256,10 +256,9 @@ def start_maps(url: str, cookie: str, count: int):
                     open_timeout=10,
                 ) as ws:
                     hello = json.loads(await ws.recv())
-                    after = max(0, last - 200) if last else hello["last_seq"]
-                    if not last:
-                        last = hello["last_seq"]  # the "snapshot" this map starts from
-                        state["start"] = last
+                    # The first hello is the "snapshot" this map starts from.
+                    state.setdefault("start", hello["last_seq"])
+                    after = max(state["start"], last - 200)
                     await ws.send(json.dumps({"type": "resume", "after": after}))
                     while not stopping.is_set():
                         try:
@@ -430,7 +429,10 @@ def verify(reporters: Reporters, maps: list[dict], probe: Probe, faults, normal:
         ok &= passed
         print(f"{'ok  ' if passed else 'FAIL'} {label}: {detail}")
 
-    acked = reporters.acknowledged
+    acked = dict(reporters.acknowledged)  # the reporters have stopped
+    unanswered = reporters.attempted - acked.keys()
+    check("every report was answered in the end", bool(acked) and not unanswered,
+          f"{len(reporters.attempted)} reports, {len(unanswered)} never answered")  # fmt: skip
     stored = dict(
         Case.objects.filter(client_id__in=list(reporters.attempted)).values_list(
             "client_id", "number"
@@ -444,6 +446,7 @@ def verify(reporters: Reporters, maps: list[dict], probe: Probe, faults, normal:
         Case.objects.filter(client_id__isnull=False)
         .values("client_id").annotate(n=Count("pk")).filter(n__gt=1).count()
     )  # fmt: skip
+    # A unique constraint guards this too; the count says what the retries came to.
     check("no client id made two cases", doubled == 0,
           f"{len(stored)} cases from {len(reporters.attempted)} client ids, "
           f"{reporters.retries} retries")  # fmt: skip
@@ -464,7 +467,10 @@ def verify(reporters: Reporters, maps: list[dict], probe: Probe, faults, normal:
         TimelineEntry.objects.filter(street__code="420106002").values_list("seq", flat=True)
     )
     for i, state in enumerate(maps):
-        owed = {s for s in street_a if s > state.get("start", 0)}
+        if "start" not in state:
+            check(f"map {i + 1} connected", False, "it never had a hello")
+            continue
+        owed = {s for s in street_a if s > state["start"]}
         missing = owed - state["seqs"]
         reloaded = state["reloads"]
         # A reload hands the map a new snapshot: what it missed before then is in it.
@@ -473,7 +479,8 @@ def verify(reporters: Reporters, maps: list[dict], probe: Probe, faults, normal:
             f"{len(state['seqs'] & owed)}/{len(owed)} received, {len(missing - covered)} missing,"
             f" {len(reloaded)} reloads, {state['reconnects']} reconnects"
         )
-        check(f"map {i + 1} holds every event of its street", not (missing - covered), detail)
+        held = bool(owed) and not (missing - covered)
+        check(f"map {i + 1} holds every event of its street", held, detail)
 
     for name, end in faults:
         back = probe.recovered_after(end, normal)

@@ -55,22 +55,33 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     gap_task: asyncio.Task | None = None
     # Everything the map needs up to `sent_upto` has been sent; `sent` holds the
     # seqs sent above it, `check_upto` the newest seq seen at the last check.
+    # `epoch` counts territory changes: a check begun under an older one is void.
     sent_upto: int = 0
     check_upto: int = 0
+    epoch: int = 0
     sent: set[int]
+
+    async def __call__(self, scope, receive, send):
+        # disconnect() is not called when a handler raises (Redis or the database
+        # away) or the server cancels the consumer: the check must stop anyway.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.gap_task is not None:
+                self.gap_task.cancel()
 
     async def connect(self):
         self.groups_joined = set()
         self.sent = set()
         territory = await self._current_territory()
+        # Accepted, then closed with a code: a refused handshake reaches the browser
+        # as 1006, and the map would retry for ever instead of saying why.
+        await self.accept()
         if territory is None:
             await self.close(code=NO_ACCESS)
             return
         await self._follow(territory)
-        await self.accept()
-        last_seq = await database_sync_to_async(events.newest_seq)()
-        # Before `last_seq` the map's snapshot and its resume hold what it needs.
-        self.sent_upto = self.check_upto = last_seq
+        last_seq = await self._restart_from_now()
         self.gap_task = asyncio.create_task(self._check_gaps_forever())
         await self.send_json({"type": "hello", "last_seq": last_seq})
 
@@ -104,21 +115,16 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "caught_up", "last_seq": last})
 
     async def case_event(self, message):
-        if time.monotonic() - self.checked_at > RECHECK_SECONDS and not await self._recheck():
+        if not await self._recheck_when_due():
             return
         # Groups are per street; a community-level user still sees only their part of it.
         if self.territory is not None and events.allows(self.territory, message["event"]["case"]):
             await self._send_event(message["event"])
 
     async def access_changed(self, message):
-        # Any staffing change anywhere arrives here; only a socket whose own
-        # territory changed makes its map start again.
-        before = self.territory
-        if await self._recheck() and self.territory != before:
-            await self.send_json({"type": "territory"})
-            # The map starts again from a new snapshot: nothing older is owed.
-            self.sent_upto = self.check_upto = await database_sync_to_async(events.newest_seq)()
-            self.sent = set()
+        # Any staffing change anywhere arrives here; _recheck tells the map only
+        # when this socket's own territory changed.
+        await self._recheck()
 
     async def access_session_ended(self, message):
         if message["session"] == self._session_key():
@@ -134,17 +140,28 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     async def _current_territory(self) -> Territory | None:
         """The territory of the session's person now, or None (no session, no post)."""
         self.checked_at = time.monotonic()
-        user_id = self.scope["user"].pk
+        user = self.scope.get("user")
+        user_id = user.pk if user is not None else None
         return await database_sync_to_async(_territory_of_session)(self._session_key(), user_id)
 
+    async def _recheck_when_due(self) -> bool:
+        if time.monotonic() - self.checked_at > RECHECK_SECONDS:
+            return await self._recheck()
+        return self.territory is not None
+
     async def _recheck(self) -> bool:
-        """Read the access again; close the socket and answer False when none is left."""
+        """Read the access again. None left: close the socket and answer False.
+        Changed: the map is told to start again, and nothing older is owed."""
+        before = self.territory
         territory = await self._current_territory()
         if territory is None:
             self.territory = None
             await self.close(code=NO_ACCESS)
             return False
         await self._follow(territory)
+        if before is not None and territory != before:
+            await self.send_json({"type": "territory"})
+            await self._restart_from_now()
         return True
 
     async def _follow(self, territory: Territory) -> None:
@@ -152,7 +169,9 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         streets = await database_sync_to_async(events.street_ids_for)(territory)
         wanted = {events.street_group(s) for s in streets}
         wanted |= {access.ACCESS_GROUP, access.user_group(user_id)}
-        for group in wanted - self.groups_joined:
+        # Every group again, not only new ones: the layer forgets a member after
+        # its group expiry (a day), and a wall screen stays open longer.
+        for group in wanted:
             await self.channel_layer.group_add(group, self.channel_name)
         for group in self.groups_joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -160,6 +179,14 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         self.territory = territory
 
     # ---- events the layer did not deliver -------------------------------------------
+
+    async def _restart_from_now(self) -> int:
+        """Owe the map nothing before the newest event (its snapshot has those)."""
+        newest = await database_sync_to_async(events.newest_seq)()
+        self.epoch += 1
+        self.sent_upto = self.check_upto = newest
+        self.sent = set()
+        return newest
 
     async def _send_event(self, event: dict) -> None:
         if event["seq"] > self.sent_upto:
@@ -170,25 +197,31 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(GAP_CHECK_SECONDS)
             try:
-                await self.check_gaps()
+                # Messages may stop coming (an expired group): access is read here too.
+                if await self._recheck_when_due():
+                    await self.check_gaps()
             except Exception:  # the database is away: the next period tries again
                 logger.warning("A map socket could not check for missed events", exc_info=True)
 
     async def check_gaps(self) -> None:
         """Send the territory's events up to the previous check's newest seq that
         this socket has not sent: dropped by the layer, or broadcast by nobody."""
+        epoch, after = self.epoch, self.sent_upto
         upto, self.check_upto = self.check_upto, await database_sync_to_async(events.newest_seq)()
-        if self.territory is None or upto <= self.sent_upto:
+        if self.territory is None or upto <= after:
             return
         missed, complete = await database_sync_to_async(events.missing)(
-            self.territory, after=self.sent_upto, upto=upto, seen=set(self.sent)
+            self.territory, after=after, upto=upto, seen=set(self.sent)
         )
+        if epoch != self.epoch or self.territory is None:
+            return  # the territory changed meanwhile: the map starts again anyway
         if not complete:
             await self.send_json({"type": "reload"})
         for event in missed:
-            await self._send_event(event)
-        self.sent_upto = upto
-        self.sent = {seq for seq in self.sent if seq > upto}
+            if events.allows(self.territory, event["case"]):
+                await self._send_event(event)
+        self.sent_upto = max(self.sent_upto, upto)
+        self.sent = {seq for seq in self.sent if seq > self.sent_upto}
 
 
 def _territory_of_session(session_key: str | None, user_id: int | None) -> Territory | None:

@@ -25,6 +25,7 @@ from rest_framework.authtoken.models import Token
 from cases import services
 from cases.models import OPEN_STATES, Case, Category, Source
 from grid import coordinates
+from project.middleware import has_nul_field
 
 CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW = timedelta(days=90)
@@ -279,6 +280,8 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
 
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     data = request.POST
+    if has_nul_field(data):  # read raw, not through a form: PostgreSQL text cannot hold NUL
+        raise Open311Error(400, "A field contains a NUL character.")
     user = _user_for(data.get("api_key"))
     category = _services().filter(code=data.get("service_code", "")).first()
     if category is None:

@@ -25,9 +25,14 @@ def degrees_for_metres(metres: float, latitude: float) -> float:
 
 
 def square_around(point: Point, metres: float) -> Polygon:
-    """A lon/lat square that holds every point within `metres` of `point`."""
-    dy = metres / METRES_PER_DEGREE_LAT
-    dx = degrees_for_metres(metres, point.y)
+    """A lon/lat square that holds every point within `metres` of `point`.
+
+    1 % wider than the radius: the databases' sphere distances take a degree
+    of latitude as ~111.2 km, a little less than METRES_PER_DEGREE_LAT.
+    """
+    padded = metres * 1.01
+    dy = padded / METRES_PER_DEGREE_LAT
+    dx = degrees_for_metres(padded, point.y)
     return Polygon.from_bbox((point.x - dx, point.y - dy, point.x + dx, point.y + dy))
 
 

@@ -7,6 +7,7 @@ DATABASE_URL=postgis://… and REDIS_URL=redis://… for the production shape.
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -53,8 +54,7 @@ def secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f"secret_key.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, draft = tempfile.mkstemp(dir=VAR_DIR, prefix="secret_key.")  # mode 0600
         with os.fdopen(fd, "w") as file:
             file.write(secrets.token_urlsafe(50))
         try:  # whole or not at all: processes starting together agree on one key
@@ -62,7 +62,7 @@ def secret_key() -> str:
         except FileExistsError:
             pass
         finally:
-            draft.unlink()
+            os.unlink(draft)
     return path.read_text().strip()
 
 

@@ -15,6 +15,7 @@ fall in a street but in no community (the 属地兜底 fallback).
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -203,5 +204,8 @@ async def map_socket(session):
     ok, _ = await communicator.connect()
     if not ok:
         return None
-    assert (await communicator.receive_json_from())["type"] == "hello"
+    first = await communicator.receive_output()
+    if first["type"] == "websocket.close":  # accepted, then refused with its reason
+        return None
+    assert json.loads(first["text"])["type"] == "hello"
     return communicator
