@@ -33,7 +33,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from cases import events
+from cases import events, mapdata
 from grid import access
 from grid.territory import Territory
 
@@ -182,7 +182,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
 
     async def _restart_from_now(self) -> int:
         """Owe the map nothing before the newest event (its snapshot has those)."""
-        newest = await database_sync_to_async(events.newest_seq)()
+        newest = await database_sync_to_async(mapdata.last_seq)()
         self.epoch += 1
         self.sent_upto = self.check_upto = newest
         self.sent = set()
@@ -207,7 +207,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         """Send the territory's events up to the previous check's newest seq that
         this socket has not sent: dropped by the layer, or broadcast by nobody."""
         epoch, after = self.epoch, self.sent_upto
-        upto, self.check_upto = self.check_upto, await database_sync_to_async(events.newest_seq)()
+        upto, self.check_upto = self.check_upto, await database_sync_to_async(mapdata.last_seq)()
         if self.territory is None or upto <= after:
             return
         missed, complete = await database_sync_to_async(events.missing)(

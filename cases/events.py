@@ -131,11 +131,3 @@ def missing(
         .order_by("seq")
     )
     return [event_payload(entry) for entry in entries], True
-
-
-def newest_seq() -> int:
-    """The newest committed sequence number (0 before the first event)."""
-    from cases.models import EventSequence
-
-    row = EventSequence.objects.filter(pk=1).first()
-    return row.last if row else 0

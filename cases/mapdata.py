@@ -84,6 +84,7 @@ class Filters:
 
 
 def last_seq() -> int:
+    """The newest committed event's sequence number (0 before the first)."""
     row = EventSequence.objects.filter(pk=1).first()
     return row.last if row else 0
 
