@@ -2,16 +2,19 @@
 
 Handlers start from the caller's territory (services.visible_cases /
 get_case_for) and call one service each; a ServiceError becomes a 400 with
-its message, a case outside the territory a 404.
+its message, a case outside the territory a 404. Each action of the loop
+table (cases.loop) is an operation of its own, validated by its form.
 """
 
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib.gis.geos import Point
 from django.db.models import Q
+from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
@@ -20,19 +23,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import api_schema as doc
-from cases import reference, services
+from cases import forms, loop, reference, services
 from cases.models import (
     OPEN_STATES,
-    REJECTION_REASONS,
     Case,
     Category,
     DeadlineState,
-    Satisfaction,
     Source,
     State,
     Urgency,
 )
-from grid.models import Department
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -323,123 +323,39 @@ def case(request: Request, number: str) -> Response:
     return Response(case_detail(_case_or_404(request, number), request))
 
 
-class StepSerializer(serializers.Serializer):
-    task_id = serializers.IntegerField(required=False)
-    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+def input_serializer(action: loop.Action) -> type[serializers.Serializer]:
+    """The action's form, described for the OpenAPI schema (the form itself validates)."""
+    fields: dict[str, serializers.Field] = {}
+    for name, field in action.form.base_fields.items():
+        fields[name] = _schema_field(field)
+    return type(f"{action.name.title().replace('_', '')}Input", (serializers.Serializer,), fields)
 
 
-def _department(value):
+def _schema_field(field: django_forms.Field) -> serializers.Field:
+    common = {"required": field.required, "help_text": str(field.help_text or field.label or "")}
+    if isinstance(field, forms.PhotosField):
+        return serializers.ListField(child=serializers.FileField(), **common)
+    if isinstance(field, forms.YesNoField | django_forms.BooleanField):
+        return serializers.BooleanField(**common)
+    if isinstance(field, django_forms.ModelChoiceField | django_forms.IntegerField):
+        return serializers.IntegerField(**common)
+    if isinstance(field, django_forms.ChoiceField) and field.choices:
+        return serializers.ChoiceField(list(field.choices), **common)
+    max_length = getattr(field, "max_length", None)
+    return serializers.CharField(allow_blank=not field.required, max_length=max_length, **common)
+
+
+def _run_action(request: Request, number: str, action: loop.Action) -> Response:
+    case = _case_or_404(request, number)
+    data = request.data if hasattr(request.data, "getlist") else _as_form_data(request.data)
+    form = action.form(data, request.FILES, case=case)
+    if not form.is_valid():
+        errors = {name: list(messages) for name, messages in form.errors.items()}
+        if "__all__" in errors:
+            errors["detail"] = " ".join(errors.pop("__all__"))
+        raise ValidationError(errors)
     try:
-        return Department.objects.get(pk=value)
-    except (Department.DoesNotExist, ValueError, TypeError):
-        raise ValidationError({"department": "Unknown department."}) from None
-
-
-ACTIONS = {
-    "triage": (services.case_triage, {"route": str, "note": str, "urgency": str, "category": str}),
-    "reject": (services.case_reject, {"reason": str, "note": str, "duplicate_of": str}),
-    "return": (services.case_return, {"reason": str}),
-    "dispatch": (services.case_dispatch, {"department": int, "to_mediation": bool, "note": str}),
-    "handle": (services.case_handle, {"result": str}),
-    "mediate": (services.case_mediate, {"success": bool, "note": str}),
-    "verify": (services.case_verify, {"passed": bool, "note": str}),
-    "return-visit": (services.case_return_visit, {"satisfaction": str, "words": str}),
-}
-REQUIRED = {
-    "triage": ["route"],
-    "reject": ["reason"],
-    "return": ["reason"],
-    "handle": ["result"],
-    "mediate": ["success", "note"],
-    "verify": ["passed"],
-    "return-visit": ["satisfaction"],
-}
-
-
-ACTION_NAMES = [*ACTIONS, "claim", "unclaim"]
-
-
-class ActionInput(StepSerializer):
-    """Every field any step takes; each step reads its own (see the action's description)."""
-
-    route = serializers.ChoiceField(["onsite", "mediation", "street_dispatch"], required=False)
-    urgency = serializers.ChoiceField(Urgency.choices, required=False)
-    category = serializers.CharField(required=False)
-    note = serializers.CharField(required=False, allow_blank=True)
-    reason = serializers.CharField(required=False)
-    duplicate_of = serializers.CharField(required=False, allow_blank=True)
-    department = serializers.IntegerField(required=False)
-    to_mediation = serializers.BooleanField(required=False)
-    result = serializers.CharField(required=False)
-    success = serializers.BooleanField(required=False)
-    passed = serializers.BooleanField(required=False)
-    satisfaction = serializers.ChoiceField(Satisfaction.choices, required=False)
-    words = serializers.CharField(required=False, allow_blank=True)
-    photos = serializers.ListField(child=serializers.FileField(), required=False)
-
-
-def _arguments(action: str, data) -> dict:
-    _handler, fields = ACTIONS[action]
-    missing = [name for name in REQUIRED.get(action, []) if name not in data]
-    if missing:
-        raise ValidationError({name: "This field is required." for name in missing})
-    kwargs = {}
-    for name, kind in fields.items():
-        if name not in data:
-            continue
-        value = data[name]
-        if kind is bool:
-            value = value in (True, "true", "1", 1, "on")
-        elif kind is str and not isinstance(value, str):
-            raise ValidationError({name: "Expected a string."})
-        kwargs[name] = value
-    if "category" in kwargs:
-        try:
-            kwargs["category"] = Category.objects.get(code=kwargs["category"])
-        except Category.DoesNotExist:
-            raise ValidationError({"category": "Unknown category."}) from None
-    if "department" in kwargs:
-        kwargs["department"] = _department(kwargs["department"])
-    if action == "reject" and kwargs.get("reason") not in REJECTION_REASONS:
-        raise ValidationError({"reason": f"One of {', '.join(REJECTION_REASONS)}."})
-    if action == "return-visit" and kwargs.get("satisfaction") not in Satisfaction.values:
-        raise ValidationError({"satisfaction": f"One of {', '.join(Satisfaction.values)}."})
-    return kwargs
-
-
-@extend_schema(
-    operation_id="cases_action",
-    request=ActionInput,
-    parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=ACTION_NAMES)],
-    responses=doc.answers({200: doc.StepResult}),
-    description="Run a step: triage, reject, return, dispatch, handle, mediate, verify, "
-    "return-visit, claim or unclaim. Send task_id to refuse a stale submission.",
-)
-@api_view(["POST"])
-@parser_classes(PARSERS)
-def case_action(request: Request, number: str, action: str) -> Response:
-    _case_or_404(request, number)
-    step = StepSerializer(data=request.data)
-    step.is_valid(raise_exception=True)
-    common = {"task_id": step.validated_data.get("task_id")}
-    try:
-        if action in ("claim", "unclaim"):
-            fn = services.task_claim if action == "claim" else services.task_unclaim
-            fn(actor=request.user, number=number, **common)
-        elif action in ACTIONS:
-            fn, _fields = ACTIONS[action]
-            kwargs = _arguments(action, request.data)
-            if action in ("handle", "verify"):
-                kwargs["photos"] = request.FILES.getlist("photos")
-            fn(
-                actor=request.user,
-                number=number,
-                client_id=step.validated_data.get("client_id") or None,
-                **common,
-                **kwargs,
-            )
-        else:
-            raise NotFound(f"Unknown action {action!r}.")
+        action.function(actor=request.user, number=number, **form.cleaned_data)
     except services.NotFound as exc:
         raise NotFound(str(exc)) from None
     except services.ServiceError as exc:
@@ -454,6 +370,40 @@ def case_action(request: Request, number: str, action: str) -> Response:
     except services.NotFound:
         # The step handed the case out of the caller's territory (a department returned it).
         return Response({"number": number, "visible": False})
+
+
+def _as_form_data(data: object) -> dict:
+    """A JSON body as a form reads it: an object's values, or nothing."""
+    if not isinstance(data, dict):
+        raise ValidationError({"detail": _("Send the fields as a JSON object or a form.")})
+    return data
+
+
+def action_view(action: loop.Action):
+    """The API operation of one action of the loop table: POST /cases/<number>/<slug>/."""
+
+    @extend_schema(
+        operation_id=f"cases_{action.name}",
+        request=input_serializer(action),
+        responses=doc.answers({200: doc.StepResult}),
+        description=f"{action.title} ({action.name}). "
+        + ("Send task_id to refuse a stale submission." if action.moves else ""),
+    )
+    @api_view(["POST"])
+    @parser_classes(PARSERS)
+    def view(request: Request, number: str) -> Response:
+        return _run_action(request, number, action)
+
+    view.__name__ = view.__qualname__ = f"case_{action.name}"
+    return view
+
+
+def action_patterns() -> list[URLPattern]:
+    """One route per action of the loop table, under /api/v1/."""
+    return [
+        path(f"cases/<str:number>/{a.slug}/", action_view(a), name=f"api-case-{a.slug}")
+        for a in loop.ACTIONS.values()
+    ]
 
 
 class ExportRequest(ListFilters):

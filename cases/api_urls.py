@@ -11,5 +11,5 @@ urlpatterns = [
     path("metrics/", api.metrics_view, name="api-metrics"),
     path("cases/", api.cases, name="api-cases"),
     path("cases/<str:number>/", api.case, name="api-case"),
-    path("cases/<str:number>/<str:action>/", api.case_action, name="api-case-action"),
+    *api.action_patterns(),
 ]

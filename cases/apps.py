@@ -7,6 +7,9 @@ class CasesConfig(AppConfig):
     verbose_name = _("Cases")
 
     def ready(self) -> None:
-        from cases import reference
+        from cases import loop, reference
 
         reference.connect()
+        # The loop table, its forms, services and the flow must agree before
+        # anything is served: a wrong route is a start-up error.
+        loop.check()

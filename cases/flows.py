@@ -1,14 +1,15 @@
-"""The case loop as a viewflow process: wiring only.
+"""The case loop as a viewflow process: wiring only, built from cases.loop.
 
-Every human step is a View node whose outcome the service that completes it
-writes to `process.data["route"]` (the name of the next node); the Switch
-after each step follows it. Decisions, permissions and territory checks live
-in cases.services, never here.
+Every human step is a View node; the service that completes it records the
+destination it chose (CaseProcess.goes_to), and the gateway after the step,
+made from the loop table, follows it. Decisions, permissions and territory
+checks live in cases.services, never here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -20,28 +21,41 @@ from viewflow.workflow.nodes.start import StartHandleActivation
 from viewflow.workflow.signals import flow_started, task_started
 from viewflow.workflow.status import STATUS
 
+from cases import loop
 from cases.flow_views import step_view
-from cases.models import CaseProcess
+from cases.models import CaseProcess, State
 
 
-def routed(node_name: str):
-    """A Switch condition: the completed step chose `node_name`."""
+@dataclass(frozen=True)
+class GoesTo:
+    """A gateway's condition: the step just completed chose `node` (CaseProcess.goes_to)."""
 
-    def condition(activation: Any) -> bool:
-        return activation.process.data.get("route") == node_name
+    node: str
 
-    condition.__name__ = f"routed_to_{node_name}"
-    return condition
+    def __call__(self, activation: Any) -> bool:
+        return activation.process.goes_to(self.node)
+
+
+def gateway(state: str) -> flow.Switch:
+    """The gateway after a step: a branch to each destination the loop table gives it.
+
+    No default branch: a destination the step did not choose is an error
+    (viewflow's "No next task"), never a silent fall-through.
+    """
+    switch = flow.Switch()
+    for node in loop.STEPS[state].routes:
+        switch.Case(getattr(this, node), GoesTo(node))
+    return switch
 
 
 class InCallerTransactionStart(StartHandleActivation):
     """Start a process inside the transaction of the service that reports the case.
 
     viewflow's own start opens a savepoint and locks the new process row with
-    SELECT … FOR UPDATE: five statements of a report's eighteen. Neither can
-    matter here: the row is not committed, so no other transaction sees it
-    to race for it, and the reporting service's transaction already makes the
-    report all or nothing. Signals, task states and the next task are as in
+    SELECT … FOR UPDATE, on the busiest write there is. Neither can matter
+    here: the row is not committed, so no other transaction sees it to race
+    for it, and the reporting service's transaction already makes the report
+    all or nothing. Signals, task states and the next task are as in
     viewflow's start.
     """
 
@@ -74,70 +88,27 @@ class CaseFlow(flow.Flow):
     # Wait for the row lock rather than fail: services already hold the case row.
     lock_impl = SelectForUpdateLock(nowait=False)
 
-    # Two entries instead of one start and a gateway: a report is the busiest
-    # write there is, and the gateway's task cost five queries of each.
+    # Two entries instead of one start and a gateway: a gateway's task costs
+    # every report a few more statements.
     start = CaseStart(this.start_case).Next(this.triage)
     start_hazard = CaseStart(this.start_case).Next(this.street_dispatch)
 
     triage = flow.View(step_view).Next(this.after_triage)
-    after_triage = (
-        flow.Switch()
-        .Case(this.rejected, routed("rejected"))
-        .Case(this.onsite, routed("onsite"))
-        .Case(this.mediation, routed("mediation"))
-        .Default(this.street_dispatch)
-    )
-
+    after_triage = gateway(State.TRIAGE)
     onsite = flow.View(step_view).Next(this.after_onsite)
-    after_onsite = flow.Switch().Case(this.triage, routed("triage")).Default(this.verify)
-
+    after_onsite = gateway(State.ONSITE)
     mediation = flow.View(step_view).Next(this.after_mediation)
-    after_mediation = (
-        flow.Switch()
-        .Case(this.triage, routed("triage"))
-        .Case(this.return_visit, routed("return_visit"))
-        .Default(this.street_mediation)
-    )
-
+    after_mediation = gateway(State.MEDIATION)
     street_dispatch = flow.View(step_view).Next(this.after_street_dispatch)
-    after_street_dispatch = (
-        flow.Switch()
-        .Case(this.triage, routed("triage"))
-        .Case(this.street_mediation, routed("street_mediation"))
-        .Case(this.rejected, routed("rejected"))
-        .Default(this.department)
-    )
-
+    after_street_dispatch = gateway(State.STREET_DISPATCH)
     street_mediation = flow.View(step_view).Next(this.after_street_mediation)
-    after_street_mediation = (
-        flow.Switch()
-        .Case(this.street_dispatch, routed("street_dispatch"))
-        .Case(this.return_visit, routed("return_visit"))
-        .Default(this.referred)
-    )
-
+    after_street_mediation = gateway(State.STREET_MEDIATION)
     department = flow.View(step_view).Next(this.after_department)
-    after_department = (
-        flow.Switch().Case(this.street_dispatch, routed("street_dispatch")).Default(this.verify)
-    )
-
+    after_department = gateway(State.DEPARTMENT)
     verify = flow.View(step_view).Next(this.after_verify)
-    after_verify = (
-        flow.Switch()
-        .Case(this.onsite, routed("onsite"))
-        .Case(this.department, routed("department"))
-        .Default(this.return_visit)
-    )
-
+    after_verify = gateway(State.VERIFY)
     return_visit = flow.View(step_view).Next(this.after_return_visit)
-    after_return_visit = (
-        flow.Switch()
-        .Case(this.onsite, routed("onsite"))
-        .Case(this.mediation, routed("mediation"))
-        .Case(this.street_mediation, routed("street_mediation"))
-        .Case(this.department, routed("department"))
-        .Default(this.closed)
-    )
+    after_return_visit = gateway(State.RETURN_VISIT)
 
     closed = flow.End()
     rejected = flow.End()

@@ -1,4 +1,9 @@
-"""Forms of the role screens. They only parse input; every rule lives in cases.services."""
+"""Forms: the input of each action in the loop table, for the case page and the API alike.
+
+They only parse input; every rule lives in cases.services. An action form's
+fields are its service's keyword arguments (cases.loop checks this at
+start-up), so the cleaned data is passed to the service as it is.
+"""
 
 from __future__ import annotations
 
@@ -31,35 +36,76 @@ def category_choices():
     return [("", "---------"), *groups.items()]
 
 
+class YesNoField(forms.TypedChoiceField):
+    """A yes or a no, as radio buttons on the page and true/false (or 1/0) from the API."""
+
+    YES = frozenset({"true", "1", "yes", "on"})
+    NO = frozenset({"false", "0", "no", "off"})
+
+    def __init__(self, *, yes: str, no: str, **kwargs):
+        kwargs.setdefault("widget", forms.RadioSelect)
+        super().__init__(choices=[("true", yes), ("false", no)], coerce=self.is_yes, **kwargs)
+
+    @staticmethod
+    def is_yes(value: str) -> bool:
+        return value == "true"
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return ""
+        text = str(value).strip().lower()
+        return "true" if text in self.YES else "false" if text in self.NO else text
+
+
 class StepForm(forms.Form):
-    task_id = forms.IntegerField(widget=forms.HiddenInput)
+    """Any action on a case's step. task_id, when given, refuses a stale form."""
+
+    task_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, case=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
 
 
-class TriageForm(StepForm):
+class ActionForm(StepForm):
+    """An action that moves the case on; client_id makes a retried one count once."""
+
+    client_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def clean_client_id(self) -> str | None:
+        return self.cleaned_data.get("client_id") or None  # blank: no retry to recognise
+
+
+class TriageForm(ActionForm):
     ROUTES = [
         ("onsite", _("On-site handling by the grid worker")),
         ("mediation", _("Mediation (disputes)")),
         ("street_dispatch", _("Up to the street for dispatch")),
     ]
     route = forms.ChoiceField(label=_("Route"), choices=ROUTES)
+    # Blank: keep the category and urgency the case was reported with.
     category = forms.ChoiceField(label=_("Category"), required=False)
-    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, required=False)
     note = forms.CharField(
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args, case=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()
-        if case is not None:
-            self.initial.setdefault("category", case.category.code)
-            self.initial.setdefault("urgency", case.urgency)
+        if self.case is not None:
+            self.initial.setdefault("category", self.case.category.code)
+            self.initial.setdefault("urgency", self.case.urgency)
+
+    def clean_category(self) -> Category | None:
+        code = self.cleaned_data.get("category")
+        return Category.objects.get(code=code) if code else None
 
 
 REJECT_CHOICES = [(r.value, r.label) for r in REJECTION_REASONS]
 
 
-class RejectForm(StepForm):
+class RejectForm(ActionForm):
     reason = forms.ChoiceField(label=_("Reason"), choices=REJECT_CHOICES)
     duplicate_of = forms.CharField(
         label=_("Duplicate of case number"), required=False, max_length=32
@@ -75,13 +121,13 @@ class RejectForm(StepForm):
         return data
 
 
-class ReturnForm(StepForm):
+class ReturnForm(ActionForm):
     reason = forms.CharField(
         label=_("Why it is not ours"), widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
-class DispatchForm(StepForm):
+class DispatchForm(ActionForm):
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.none(), required=False
     )
@@ -90,12 +136,13 @@ class DispatchForm(StepForm):
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args, case=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if case is not None:
+        if self.case is not None:
+            street = self.case.street
             self.fields["department"].queryset = Department.objects.filter(
-                street=case.street
-            ) | Department.objects.filter(district_id=case.street.district_id)
+                street=street
+            ) | Department.objects.filter(district_id=street.district_id)
 
     def clean(self):
         data = super().clean()
@@ -104,40 +151,42 @@ class DispatchForm(StepForm):
         return data
 
 
-class HandleForm(StepForm):
+class HandleForm(ActionForm):
     result = forms.CharField(label=_("What was done"), widget=forms.Textarea(attrs={"rows": 3}))
     photos = PhotosField(label=_("Photos"), required=False)
 
 
-class MediateForm(StepForm):
-    OUTCOMES = [("success", _("Agreement reached")), ("failure", _("Mediation failed"))]
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+class MediateForm(ActionForm):
+    success = YesNoField(label=_("Outcome"), yes=_("Agreement reached"), no=_("Mediation failed"))
     note = forms.CharField(
         label=_("Agreement, or why it failed"), widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
-class VerifyForm(StepForm):
-    OUTCOMES = [("passed", _("Fixed")), ("failed", _("Not fixed: back to the handler"))]
-    outcome = forms.ChoiceField(label=_("On site"), choices=OUTCOMES, widget=forms.RadioSelect)
+class VerifyForm(ActionForm):
+    passed = YesNoField(label=_("On site"), yes=_("Fixed"), no=_("Not fixed: back to the handler"))
     note = forms.CharField(
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     photos = PhotosField(label=_("Photos"), required=False)
 
 
-class ReturnVisitForm(StepForm):
+class ReturnVisitForm(ActionForm):
     satisfaction = forms.ChoiceField(
         label=_("Resident's rating"), choices=Satisfaction.choices, widget=forms.RadioSelect
     )
     words = forms.CharField(
         label=_("The resident's words"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    reopen = forms.BooleanField(label=_("Reopen if unsatisfied"), required=False, initial=True)
-
-
-class ClaimForm(StepForm):
-    pass
+    # Not given (an API client): reopen, as the rule says by default.
+    reopen = YesNoField(
+        label=_("If unsatisfied"),
+        yes=_("Reopen for handling again"),
+        no=_("Close as unsatisfied"),
+        required=False,
+        empty_value=True,
+        initial="true",
+    )
 
 
 class ReportForm(forms.Form):

@@ -118,6 +118,14 @@ class CaseProcess(Process):
         proxy = True
         verbose_name = _("case process")
 
+    def choose(self, node: str) -> None:
+        """Record where the step being completed leads (checked against cases.loop)."""
+        self.data["route"] = node
+
+    def goes_to(self, node: str) -> bool:
+        """The decision the gateway after a step reads: did the step choose `node`?"""
+        return self.data.get("route") == node
+
 
 class Case(models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)

@@ -20,12 +20,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.throttling import SimpleRateThrottle
 
 from cases import services
 from cases.models import OPEN_STATES, Case, Category, Source
+from core.authentication import CachedTokenAuthentication
+from core.middleware import has_nul_field
+from core.throttling import AnonThrottle, UserThrottle
 from grid import coordinates
-from project.middleware import has_nul_field
 
 CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW = timedelta(days=90)
@@ -34,10 +37,11 @@ MAX_DESCRIPTION = 4000
 
 
 class Open311Error(Exception):
-    def __init__(self, code: int, description: str):
+    def __init__(self, code: int, description: str, retry_after: int | None = None):
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
 
 
 def _time(value: datetime | None) -> str | None:
@@ -106,21 +110,41 @@ def _format(fmt: str) -> str:
 def handles_errors(view):
     def wrapper(request: HttpRequest, fmt: str, *args, **kwargs) -> HttpResponse:
         try:
+            if not _has_key(request):
+                _throttle(request, AnonThrottle())
             return view(request, _format(fmt), *args, **kwargs)
         except Open311Error as exc:
-            return _error(fmt if fmt in ("json", "xml") else "json", exc)
+            response = _error(fmt if fmt in ("json", "xml") else "json", exc)
+            if exc.retry_after is not None:
+                response["Retry-After"] = str(exc.retry_after)
+            return response
 
     wrapper.__name__ = view.__name__
     return csrf_exempt(wrapper)
 
 
-def _user_for(api_key: str | None):
+def _has_key(request: HttpRequest) -> bool:
+    return bool(request.GET.get("api_key") or request.POST.get("api_key"))
+
+
+def _throttle(request: HttpRequest, throttle: SimpleRateThrottle) -> None:
+    """The API's own rate limits: per token, or per address without one."""
+    if not throttle.allow_request(request, None):
+        wait = int(throttle.wait())
+        raise Open311Error(429, f"Too many requests; retry in {wait} s.", retry_after=wait)
+
+
+def _user_for(request: HttpRequest, api_key: str | None):
+    """The token's owner, checked and counted as the API checks and counts them."""
     if not api_key:
         raise Open311Error(400, "api_key is required.")
-    token = Token.objects.select_related("user").filter(key=api_key).first()
-    if token is None or not token.user.is_active:
-        raise Open311Error(400, "api_key is not valid (unknown or revoked).")
-    return token.user
+    try:
+        user, _token = CachedTokenAuthentication().authenticate_credentials(api_key)
+    except AuthenticationFailed:
+        raise Open311Error(400, "api_key is not valid (unknown or revoked).") from None
+    request.user = user
+    _throttle(request, UserThrottle())
+    return user
 
 
 def _services():
@@ -245,7 +269,7 @@ def _date(value: str | None, name: str) -> datetime | None:
 def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _create(request, fmt)
-    user = _user_for(request.GET.get("api_key"))
+    user = _user_for(request, request.GET.get("api_key"))
     cases = services.visible_cases(user).select_related("category", "street", "department")
     ids = request.GET.get("service_request_id")
     if ids:
@@ -270,7 +294,7 @@ def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
 
 @handles_errors
 def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
-    user = _user_for(request.GET.get("api_key"))
+    user = _user_for(request, request.GET.get("api_key"))
     case = services.visible_cases(user).select_related("category", "street", "department")
     case = case.filter(number=number).first()
     if case is None:
@@ -282,7 +306,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     data = request.POST
     if has_nul_field(data):  # read raw, not through a form: PostgreSQL text cannot hold NUL
         raise Open311Error(400, "A field contains a NUL character.")
-    user = _user_for(data.get("api_key"))
+    user = _user_for(request, data.get("api_key"))
     category = _services().filter(code=data.get("service_code", "")).first()
     if category is None:
         raise Open311Error(400, "service_code is missing or unknown.")

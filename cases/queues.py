@@ -1,19 +1,21 @@
 """Task queues: what is waiting for whom, as single queries.
 
-The rules mirror services.can_act, expressed as filters over Case.state and
-the user's current posts and cells, so a queue of thousands is one query.
+Who may act is the loop table's (cases.loop): the same holders that
+services.can_act asks case by case, here as one filter over Case.state and
+the user's posts and cells, so a queue of thousands is one query.
 The open viewflow task of each case (its id and owner) is annotated.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from cases import loop
 from cases.models import DeadlineState, State
-from cases.services import visible_cases
-from grid.models import CellAssignment, Post, Role
+from cases.services import staffing, visible_cases
 
 
 def _open_task(field: str):
@@ -32,37 +34,12 @@ def with_task(qs):
     return qs.annotate(task_id=_open_task("pk"), task_owner_id=_open_task("owner_id"))
 
 
-def _ids(posts, role: str, attr: str) -> set[int]:
-    return {getattr(p, attr) for p in posts if p.role == role and getattr(p, attr)}
-
-
-def actionable_q(user) -> models.Q:
-    """Cases at a step this user's role and territory may complete (services.can_act)."""
-    posts = list(Post.objects.current().filter(user=user))
-    communities = {r: _ids(posts, r, "community_id") for r in Role.values}
-    streets = {r: _ids(posts, r, "street_id") for r in Role.values}
-    departments = _ids(posts, Role.HANDLER, "department_id")
-    cells = set(
-        CellAssignment.objects.current().filter(worker=user).values_list("cell_id", flat=True)
-    )
-    worker_communities = communities[Role.GRID_WORKER]
-    covers = models.Q(cell_id__in=cells) | models.Q(
-        cell__isnull=True, community_id__in=worker_communities
-    )
+def actionable_q(user: AbstractBaseUser) -> models.Q:
+    """Cases at a step this user may complete: each step's holders in the loop table."""
+    staff = staffing(user)
     q = models.Q(pk__in=[])
-    q |= models.Q(state=State.TRIAGE, community_id__in=communities[Role.DISPATCHER])
-    q |= models.Q(
-        state=State.TRIAGE, community__isnull=True, street_id__in=streets[Role.COORDINATOR]
-    )
-    q |= models.Q(state=State.ONSITE) & covers
-    q |= models.Q(state=State.MEDIATION, community_id__in=communities[Role.MEDIATOR])
-    q |= models.Q(state=State.STREET_DISPATCH, street_id__in=streets[Role.COORDINATOR])
-    q |= models.Q(state=State.STREET_MEDIATION, street_id__in=streets[Role.MEDIATOR])
-    q |= models.Q(state=State.DEPARTMENT, department_id__in=departments)
-    q |= models.Q(state=State.VERIFY) & covers & ~models.Q(handler=user)
-    q |= models.Q(state=State.RETURN_VISIT) & (
-        covers | models.Q(community_id__in=communities[Role.DISPATCHER])
-    )
+    for rule in loop.STEPS.values():
+        q |= rule.q(staff, user.pk)
     return q
 
 

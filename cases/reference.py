@@ -1,48 +1,36 @@
-"""Reference data every report reads, kept in each process for a short while.
+"""Reference data every report reads: categories, deadline rules, the holiday calendar.
 
-Categories, deadline rules and the holiday calendar change a few times a year,
-in the admin. Reading them on every report cost three queries and a few
-milliseconds of ORM work (docs/benchmarks.md, intake). Each process keeps a
-copy for at most TTL seconds; a change saved through the ORM clears this
-process's copy at once (signals), other processes see it within TTL.
+They change a few times a year, in the admin, and every report needs them,
+so each process keeps a copy under the "reference" generation (one cache
+mechanism with the access data, core.sharedstate): a change saved through
+the ORM drops every process's copy once it commits.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db.models.signals import post_delete, post_save
 
 from cases.models import CalendarDay, Category, DeadlineRule
+from core.sharedstate import GenerationCache, invalidate
 
-TTL = 60.0
+REFERENCE = "reference"
 T = TypeVar("T")
+_copies: GenerationCache[str, Any] = GenerationCache(REFERENCE, max_entries=16)
 
 
-class Cached(Generic[T]):
-    """A value loaded on first use and again once it is older than TTL.
+class Reference(Generic[T]):
+    """One kind of reference data, loaded on first use in each generation."""
 
-    Two threads may both load after expiry; both get a correct value, so no lock.
-    """
-
-    def __init__(self, load: Callable[[], T]):
+    def __init__(self, name: str, load: Callable[[], T]):
+        self.name = name
         self._load = load
-        self._value: T | None = None
-        self._loaded_at = 0.0
 
     def get(self) -> T:
-        now = time.monotonic()
-        value = self._value
-        if value is None or now - self._loaded_at > TTL:
-            value = self._load()
-            self._value, self._loaded_at = value, now
-        return value
-
-    def clear(self) -> None:
-        self._value = None
+        return _copies.get(self.name, self._load)
 
 
 def _load_categories() -> dict[str, Category]:
@@ -59,10 +47,9 @@ def _load_calendar() -> dict[date, bool]:
     return dict(CalendarDay.objects.values_list("day", "is_workday"))
 
 
-categories = Cached(_load_categories)
-deadline_rules = Cached(_load_rules)
-calendar_days = Cached(_load_calendar)
-_BY_MODEL = {Category: categories, DeadlineRule: deadline_rules, CalendarDay: calendar_days}
+categories = Reference("categories", _load_categories)
+deadline_rules = Reference("deadline_rules", _load_rules)
+calendar_days = Reference("calendar_days", _load_calendar)
 
 
 def reportable_category(code: str) -> Category | None:
@@ -74,15 +61,15 @@ def reportable_category(code: str) -> Category | None:
 
 
 def clear() -> None:
-    for cached in _BY_MODEL.values():
-        cached.clear()
+    """Drop this process's copies now (tests start each from their own database)."""
+    _copies.clear()
 
 
 def _changed(sender, **kwargs) -> None:
-    _BY_MODEL[sender].clear()
+    invalidate(REFERENCE)
 
 
 def connect() -> None:
-    for model in _BY_MODEL:
+    for model in (Category, DeadlineRule, CalendarDay):
         post_save.connect(_changed, sender=model, dispatch_uid=f"reference-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"reference-{model.__name__}-del")

@@ -1,7 +1,8 @@
 """Role screens: triage queue, my tasks, case detail with its actions, and reporting.
 
 Every view starts from the user's territory (services.get_case_for /
-queues), and every change goes through one service call.
+queues), and every change goes through one service call. The actions a case
+page offers, their forms and their services come from the loop table.
 """
 
 from __future__ import annotations
@@ -14,59 +15,23 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from cases import forms, queues, services
-from cases.models import Category, ClosureReason, State
-
-# What each open state offers the person who may act on it.
-STEP_ACTIONS = {
-    State.TRIAGE: ["triage", "reject"],
-    State.ONSITE: ["handle", "return"],
-    State.MEDIATION: ["mediate", "return"],
-    State.STREET_DISPATCH: ["dispatch", "reject", "return"],
-    State.STREET_MEDIATION: ["mediate", "return"],
-    State.DEPARTMENT: ["handle", "return"],
-    State.VERIFY: ["verify"],
-    State.RETURN_VISIT: ["return_visit"],
-}
-FORMS = {
-    "triage": forms.TriageForm,
-    "reject": forms.RejectForm,
-    "return": forms.ReturnForm,
-    "dispatch": forms.DispatchForm,
-    "handle": forms.HandleForm,
-    "mediate": forms.MediateForm,
-    "verify": forms.VerifyForm,
-    "return_visit": forms.ReturnVisitForm,
-    "claim": forms.ClaimForm,
-    "unclaim": forms.ClaimForm,
-}
-TITLES = {
-    "triage": gettext_lazy("Accept and dispatch"),
-    "reject": gettext_lazy("Reject"),
-    "return": gettext_lazy("Return (not ours)"),
-    "dispatch": gettext_lazy("Dispatch"),
-    "handle": gettext_lazy("Report the result"),
-    "mediate": gettext_lazy("Record the mediation"),
-    "verify": gettext_lazy("Verify on site"),
-    "return_visit": gettext_lazy("Return visit"),
-}
+from cases import forms, loop, queues, services
+from cases.models import Case, Category, ClosureReason, State
 
 
-def _case_or_404(request: HttpRequest, number: str):
+def _case_or_404(request: HttpRequest, number: str) -> Case:
     try:
         return services.get_case_for(request.user, number)
     except services.NotFound:
         raise Http404 from None
 
 
-def _form(action: str, case, data=None, files=None):
-    cls = FORMS[action]
-    kwargs = {"case": case} if action in ("triage", "dispatch") else {}
+def _form(action: loop.Action, case: Case, data=None, files=None) -> forms.StepForm:
     task = services.open_task(case)
-    return cls(data, files, initial={"task_id": task.pk if task else None}, **kwargs)
+    initial = {"task_id": task.pk if task else None}
+    return action.form(data, files, initial=initial, case=case)
 
 
 @login_required
@@ -76,9 +41,9 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
     can_act = services.can_act(request.user, case)
     actions = []
     if can_act and (task is None or task.owner_id in (None, request.user.pk)):
-        for name in STEP_ACTIONS.get(case.state, []):
-            form = (bound or {}).get(name) or _form(name, case)
-            actions.append({"name": name, "title": TITLES[name], "form": form})
+        for action in loop.offered(case.state):
+            form = (bound or {}).get(action.name) or _form(action, case)
+            actions.append({"name": action.name, "title": action.title, "form": form})
     duplicates = []
     if case.state == State.TRIAGE and can_act:
         nearby = services.find_duplicates(case, viewer=request.user)
@@ -101,65 +66,20 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
     return render(request, "cases/detail.html", ctx, status=400 if bound else 200)
 
 
-def _call(action: str, request: HttpRequest, case, data: dict):
-    """Run the service behind an action with the form's cleaned data."""
-    common = {"actor": request.user, "number": case.number, "task_id": data.get("task_id")}
-    if action == "triage":
-        category = Category.objects.filter(code=data.get("category")).first()
-        return services.case_triage(
-            route=data["route"],
-            category=category,
-            urgency=data["urgency"],
-            note=data["note"],
-            **common,
-        )
-    if action == "reject":
-        return services.case_reject(
-            reason=data["reason"],
-            note=data["note"],
-            duplicate_of=data["duplicate_of"] or None,
-            **common,
-        )
-    if action == "return":
-        return services.case_return(reason=data["reason"], **common)
-    if action == "dispatch":
-        return services.case_dispatch(
-            department=data["department"],
-            to_mediation=data["to_mediation"],
-            note=data["note"],
-            **common,
-        )
-    if action == "handle":
-        return services.case_handle(result=data["result"], photos=data["photos"], **common)
-    if action == "mediate":
-        return services.case_mediate(
-            success=data["outcome"] == "success", note=data["note"], **common
-        )
-    if action == "verify":
-        return services.case_verify(
-            passed=data["outcome"] == "passed", note=data["note"], photos=data["photos"], **common
-        )
-    if action == "return_visit":
-        return services.case_return_visit(
-            satisfaction=data["satisfaction"], words=data["words"], reopen=data["reopen"], **common
-        )
-    if action == "claim":
-        return services.task_claim(**common)
-    return services.task_unclaim(**common)
-
-
 @login_required
 @require_POST
 def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    """Any action of the loop table, with its form; the service it names does the rest."""
     case = _case_or_404(request, number)
-    if action not in FORMS:
+    row = loop.ACTIONS.get(action)
+    if row is None:
         raise Http404
-    form = _form(action, case, request.POST, request.FILES)
+    form = _form(row, case, request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Please correct the errors below."))
         return case_detail(request, number, bound={action: form})
     try:
-        _call(action, request, case, form.cleaned_data)
+        row.function(actor=request.user, number=case.number, **form.cleaned_data)
     except services.ServiceError as exc:
         messages.error(request, str(exc))
     else:

@@ -1,7 +1,7 @@
 """What invalidates the per-process copies of who may see what, and tells live sockets.
 
 Territories, token owners and located cells are cached per process under the
-"access" generation (project.sharedstate). Any saved or deleted row they are
+"access" generation (core.sharedstate). Any saved or deleted row they are
 built from starts a new generation. Open WebSockets keep a territory of their
 own: after such a change commits they are told to read it again (the
 ACCESS_GROUP), and a logout closes the sockets of that session (user_group).
@@ -23,8 +23,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from rest_framework.authtoken.models import Token
 
+from core.sharedstate import ACCESS, invalidate, on_new_generation
 from grid.models import CellAssignment, Community, Department, District, GridCell, Post, Street
-from project.sharedstate import ACCESS, invalidate, on_new_generation
 
 logger = logging.getLogger(__name__)
 

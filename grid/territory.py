@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
+from core.sharedstate import ACCESS, GenerationCache
 from grid.models import CellAssignment, Community, GridCell, Post, Role, Street
-from project.sharedstate import ACCESS, GenerationCache
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "project.middleware.refuse_nul_characters",
-    "project.sharedstate.request_scope",
+    "core.middleware.refuse_nul_characters",
+    "core.sharedstate.request_scope",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -190,18 +190,6 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# The cache counts API rate limits: Redis when there is one, so every web process
-# shares the counts; otherwise in-process memory.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "gridcase",
-    }
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
-
 # Deadline timers: "inprocess" runs the sweeper in a thread of the web process
 # (embedded default); "external" expects `manage.py run_timers` as its own
 # process (docker-compose); "off" runs none.
@@ -266,7 +254,7 @@ GRID_LOCATE_TOLERANCE_M = envint("GRID_LOCATE_TOLERANCE_M", "30")
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a bad or missing token a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "project.authentication.CachedTokenAuthentication",
+        "core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -274,8 +262,8 @@ REST_FRAMEWORK = {
     # Per token (user) and per address for the unauthenticated; counted in Redis
     # (or this process without it) by project/throttling.py.
     "DEFAULT_THROTTLE_CLASSES": [
-        "project.throttling.UserThrottle",
-        "project.throttling.AnonThrottle",
+        "core.throttling.UserThrottle",
+        "core.throttling.AnonThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": os.getenv("API_RATE", "1200/min"),

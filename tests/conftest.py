@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import translation
 
 from cases import reference
-from project import sharedstate, throttling
+from core import sharedstate, throttling
 from tests.base import Cast, build_cast, build_territory
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from core import sharedstate
 from grid.models import CellAssignment, Post
-from project import sharedstate
 from tests.base import POINT_A1_001
 from tests.test_api_cases import api
 

@@ -1,6 +1,6 @@
 """Per-token rate limits: past the rate, a 429 with Retry-After, and nothing written."""
 
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from cases.models import Case
 from tests.test_api_cases import api, body
@@ -21,7 +21,7 @@ def test_a_token_past_its_rate_gets_429(cast, monkeypatch):
 def test_the_window_slides_and_refusals_do_not_count(cast, monkeypatch):
     monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
     clock = [600_000.0]  # the start of a minute
-    monkeypatch.setattr("project.throttling.time.time", lambda: clock[0])
+    monkeypatch.setattr("core.throttling.time.time", lambda: clock[0])
     client = api(cast.worker)
     statuses = [client.get("/api/v1/categories/").status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
@@ -35,3 +35,25 @@ def test_the_window_slides_and_refusals_do_not_count(cast, monkeypatch):
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "10"
     clock[0] += 10
     assert client.get("/api/v1/categories/").status_code == 200
+
+
+def test_open311_is_counted_with_the_api_per_token_and_per_address(client, cast, monkeypatch):
+    from rest_framework.authtoken.models import Token
+
+    rates = {"user": "3/min", "anon": "2/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    key = Token.objects.get_or_create(user=cast.worker)[0].key
+    # The token's allowance is one: two API calls and one Open311 call use it up.
+    client_api = api(cast.worker)
+    assert client_api.get("/api/v1/categories/").status_code == 200
+    assert client_api.get("/api/v1/categories/").status_code == 200
+    assert client.get("/open311/v2/requests.json", {"api_key": key}).status_code == 200
+    refused = client.get("/open311/v2/requests.json", {"api_key": key})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()[0]["code"] == 429
+    # Without a key, the address is counted.
+    assert [client.get("/open311/v2/services.json").status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]

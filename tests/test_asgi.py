@@ -1,17 +1,16 @@
-"""HTTP through the ASGI application the servers run: the one-hop handler."""
+"""HTTP through the ASGI application the servers run: Django's handler, as we rely on it."""
 
-import asyncio
 import contextlib
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync, iscoroutinefunction
+from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core import signals
 from rest_framework.authtoken.models import Token
 
-from project.asgi import application, django_asgi_app
+from project.asgi import application
 from tests.base import POINT_A1_001, build_cast, build_territory, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
@@ -65,10 +64,6 @@ def leaders_photo(settings, tmp_path) -> tuple[str, list[tuple[bytes, bytes]], b
     return case.attachments.get().file.url, [(b"cookie", cookie)], photo.read()
 
 
-def test_the_middleware_chain_and_the_view_are_one_synchronous_call():
-    assert not iscoroutinefunction(django_asgi_app._middleware_chain)
-
-
 def test_an_api_request_is_answered_with_the_callers_data_and_a_401_without_a_token():
     cast = build_cast(build_territory())
     token = Token.objects.create(user=cast.leader).key
@@ -97,7 +92,8 @@ def test_the_view_runs_on_the_thread_the_request_started_and_finished_on(monkeyp
     monkeypatch.setattr("frontend.views.connection", _Recorder(threads), raising=True)
     try:
         with finishes_counted() as finishes:
-            assert request("/healthz")["status"] == 200
+            status, _body = async_to_sync(streamed)(http_scope("/healthz"))
+            assert status == 200
     finally:
         signals.request_started.disconnect(started)
         signals.request_finished.disconnect(finished)
@@ -114,87 +110,6 @@ def test_a_streamed_file_is_sent_whole_and_closed_after_its_last_chunk(leaders_p
     assert status == 200
     assert body == photo
     assert len(finishes) == 1
-
-
-def test_a_streamed_file_is_closed_when_the_client_goes_away_while_it_is_sent(leaders_photo):
-    # Closing it fires request_finished, which returns the database connection.
-    path, headers, _ = leaders_photo
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.body":
-            raise OSError("the client went away")
-
-    with finishes_counted() as finishes, pytest.raises(OSError):
-        async_to_sync(application)(http_scope(path, headers), receive, send)
-    assert len(finishes) == 1
-
-
-def test_a_response_that_fails_to_close_is_still_sent_and_the_failure_logged(caplog):
-    # The view's work stands (a report committed): the client gets its answer.
-    def failing(**kwargs):
-        raise RuntimeError("a closer failed")
-
-    signals.request_finished.connect(failing)
-    try:
-        answer = request("/healthz")
-    finally:
-        signals.request_finished.disconnect(failing)
-    assert answer["status"] == 200
-    assert "Closing the response to /healthz failed" in caplog.text
-
-
-def test_requests_one_after_another_reuse_a_thread_and_concurrent_ones_do_not_share_one():
-    # Django would start a thread per request (and join it from another new one).
-    seen: list[int] = []
-
-    async def two_at_once() -> None:
-        answers = await asyncio.gather(answer("/healthz"), answer("/healthz"))
-        assert [a["status"] for a in answers] == [200, 200]
-
-    def started(**kwargs):
-        seen.append(threading.get_ident())
-
-    signals.request_started.connect(started)
-    try:
-        for _ in range(3):
-            assert request("/healthz")["status"] == 200
-        async_to_sync(two_at_once)()
-    finally:
-        signals.request_started.disconnect(started)
-    assert seen[0] == seen[1] == seen[2]
-    assert seen[3] != seen[4]  # each had a thread of its own
-    assert {seen[3], seen[4]} <= idle_request_threads()
-
-
-def test_a_thread_whose_request_was_cancelled_is_not_lent_again(monkeypatch):
-    # The client went away while the view ran: the view goes on in its thread,
-    # and no later request may queue behind it there.
-    entered, release = threading.Event(), threading.Event()
-    threads: dict[str, int] = {}
-    monkeypatch.setattr("frontend.views.connection", _Blocking(threads, entered, release))
-
-    async def cancelled() -> None:
-        communicator = ApplicationCommunicator(application, http_scope("/healthz"))
-        await communicator.send_input({"type": "http.request", "body": b""})
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
-        communicator.future.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await communicator.future
-
-    try:
-        async_to_sync(cancelled)()
-        assert threads["view"] not in idle_request_threads()
-    finally:
-        release.set()
-    monkeypatch.undo()
-    assert request("/healthz")["status"] == 200
-
-
-def idle_request_threads() -> set[int]:
-    return {t.ident for e in django_asgi_app.threads.free for t in e._threads}
 
 
 def test_a_view_that_raises_is_answered_with_a_500(monkeypatch):
@@ -234,21 +149,6 @@ class _Recorder:
         from django.db import connection
 
         self.threads["view"] = threading.get_ident()
-        return connection.cursor()
-
-
-class _Blocking:
-    """Stands in for django.db.connection in the health view, waiting to be released."""
-
-    def __init__(self, threads: dict[str, int], entered, release):
-        self.threads, self.entered, self.release = threads, entered, release
-
-    def cursor(self):
-        from django.db import connection
-
-        self.threads["view"] = threading.get_ident()
-        self.entered.set()
-        self.release.wait(10)
         return connection.cursor()
 
 

@@ -22,9 +22,9 @@ def test_mediation_failing_twice_is_referred(client, cast, territory):
     Post.objects.create(user=centre, role=Role.MEDIATOR, street=territory.street_a)
     case = report(cast.worker, code="0101")
     act(client, cast.dispatcher, case, "triage", route="mediation", urgency="general")
-    case = act(client, cast.mediator, case, "mediate", outcome="failure", note="分歧大")
+    case = act(client, cast.mediator, case, "mediate", success="false", note="分歧大")
     assert case.state == State.STREET_MEDIATION
-    case = act(client, centre, case, "mediate", outcome="failure", note="建议诉讼")
+    case = act(client, centre, case, "mediate", success="false", note="建议诉讼")
     assert case.state == State.CLOSED
     assert case.closure_reason == ClosureReason.REFERRED
 
@@ -69,10 +69,10 @@ def test_failed_verification_and_an_unsatisfied_visit_reopen(client, cast):
     case = report(cast.worker)
     act(client, cast.dispatcher, case, "triage", route="onsite", urgency="general")
     act(client, cast.worker, case, "handle", result="已清理")
-    case = act(client, cast.worker2, case, "verify", outcome="failed", note="仍有杂物")
+    case = act(client, cast.worker2, case, "verify", passed="false", note="仍有杂物")
     assert (case.state, case.reopen_count) == (State.ONSITE, 1)
     act(client, cast.worker, case, "handle", result="再次清理")
-    act(client, cast.worker2, case, "verify", outcome="passed")
+    act(client, cast.worker2, case, "verify", passed="true")
     case = act(
         client, cast.dispatcher, case, "return_visit", satisfaction="unsatisfied", reopen="on"
     )
@@ -82,7 +82,7 @@ def test_failed_verification_and_an_unsatisfied_visit_reopen(client, cast):
 def test_mediation_success_records_the_agreement_and_closes(client, cast):
     case = report(cast.worker, code="0101", parties=[{"name": "张三"}, {"name": "李四"}])
     act(client, cast.dispatcher, case, "triage", route="mediation", urgency="general")
-    case = act(client, cast.mediator, case, "mediate", outcome="success", note="双方签订协议")
+    case = act(client, cast.mediator, case, "mediate", success="true", note="双方签订协议")
     assert case.state == State.RETURN_VISIT
     case = act(client, cast.worker, case, "return_visit", satisfaction="satisfied")
     assert case.state == State.CLOSED

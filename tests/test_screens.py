@@ -7,6 +7,7 @@ from PIL import Image
 
 from cases import services
 from cases.models import Case, ClosureReason, State
+from cases.services import photos
 from tests.base import POINT_B1, report
 
 
@@ -54,7 +55,7 @@ def test_on_site_handling_end_to_end_over_http(client, cast, settings, tmp_path)
 
     act(client, cast.dispatcher, case, "triage", route="onsite", category="0401", urgency="general")
     act(client, cast.worker, case, "handle", result="已清理", photos=[jpeg()])
-    act(client, cast.worker2, case, "verify", outcome="passed")
+    act(client, cast.worker2, case, "verify", passed="true")
     page = act(
         client,
         cast.dispatcher,
@@ -167,7 +168,7 @@ def test_a_non_image_or_oversize_photo_is_refused(client, cast, monkeypatch):
     fake = SimpleUploadedFile("x.jpg", b"%PDF-1.4 not an image", content_type="image/jpeg")
     html = act(client, cast.worker, case, "handle", result="x", photos=[fake]).content.decode()
     assert "not an image" in html
-    monkeypatch.setattr(services, "MAX_PHOTO_BYTES", 100)
+    monkeypatch.setattr(photos, "MAX_PHOTO_BYTES", 100)
     html = act(
         client, cast.worker, case, "handle", result="x", photos=[jpeg((200, 200))]
     ).content.decode()

@@ -26,6 +26,7 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
+from cases import loop
 from cases.models import Case
 from grid.models import Post, Role
 from tests.base import POINT_B1, make_user, map_socket, report
@@ -37,14 +38,9 @@ STREET_A_ROLES = [
     "leader", "coordinator", "dispatcher", "mediator", "street_mediator", "worker", "handler",
 ]  # fmt: skip
 ALL_ROLES = [*STREET_A_ROLES, "anonymous"]
-HTML_ACTIONS = [
-    "triage", "reject", "return", "dispatch", "handle", "mediate", "verify", "return_visit",
-    "claim", "unclaim",
-]  # fmt: skip
-API_ACTIONS = [
-    "triage", "reject", "return", "dispatch", "handle", "mediate", "verify", "return-visit",
-    "claim", "unclaim",
-]  # fmt: skip
+# Every action of the loop table, on the page and in the API: a new row joins the probe.
+HTML_ACTIONS = [action.name for action in loop.ACTIONS.values()]
+API_ACTIONS = [action.slug for action in loop.ACTIONS.values()]
 
 
 def jpeg() -> SimpleUploadedFile:

@@ -209,17 +209,17 @@ def seed(
     *,
     district: str = "420106",
     communities_per_street: int | None = None,
-    with_cases: bool = True,
     seed_value: int = 2026,
-) -> list[Login]:
-    from cases.demo import seed_demo_cases
-
+) -> tuple[list[Login], random.Random]:
+    """Territory, grid and people; the random source goes on to seed the cases."""
     rng = random.Random(seed_value)
     logins = Seeder(load(district), communities_per_street=communities_per_street, rng=rng).run()
-    if with_cases:
-        for community in Community.objects.filter(street__code=STAFFED_STREET).order_by("code"):
-            seed_demo_cases(community, rng)
-    return logins
+    return logins, rng
+
+
+def staffed_communities():
+    """The communities of the street that has people in every role (where cases go)."""
+    return Community.objects.filter(street__code=STAFFED_STREET).order_by("code")
 
 
 def existing_logins() -> list[Login]:

@@ -6,7 +6,7 @@ import copy
 
 from rest_framework.authentication import TokenAuthentication
 
-from project.sharedstate import ACCESS, GenerationCache
+from core.sharedstate import ACCESS, GenerationCache
 
 # Token key → (user, token); dropped when a token, user or post changes (grid.access).
 _owners: GenerationCache[str, tuple] = GenerationCache(ACCESS)

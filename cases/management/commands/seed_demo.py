@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from grid.demo.seed import DATA, DEMO_PASSWORD, existing_logins, seed
+from cases.demo import seed_demo_cases
+from grid.demo.seed import DATA, DEMO_PASSWORD, existing_logins, seed, staffed_communities
 from grid.models import District, Role
 
 # Show a handful of each role, not all ~300 demo people.
@@ -86,9 +87,10 @@ class Command(BaseCommand):
                 self.stdout.write(_("Demo data already loaded; nothing to do."))
                 logins = existing_logins()
             else:
-                logins = seed(
-                    district=district, communities_per_street=communities, with_cases=not no_cases
-                )
+                logins, rng = seed(district=district, communities_per_street=communities)
+                if not no_cases:
+                    for community in staffed_communities():
+                        seed_demo_cases(community, rng)
                 self.stdout.write(self.style.SUCCESS(_("Demo data loaded.")))
         self.print_logins(logins)
 

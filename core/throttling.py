@@ -19,7 +19,7 @@ import time
 from redis.exceptions import RedisError
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from project.sharedstate import KEY_PREFIX, redis_client
+from core.sharedstate import KEY_PREFIX, redis_client
 
 logger = logging.getLogger(__name__)
 _local: dict[str, int] = {}

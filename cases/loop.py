@@ -1,0 +1,383 @@
+"""The case loop in one table: each step, who may act on it, its actions and where they lead.
+
+Everything else is built from this table or checked against it when Django
+starts (`check()`, from CasesConfig.ready):
+
+- the case page offers a step's actions with each action's form (cases.views);
+- the API has one route per action whose input and OpenAPI schema come from
+  the same form (cases.api);
+- a service refuses an action in a state the table does not list for it,
+  and may only lead where the table says (cases.services.steps);
+- the flow's gateway after each step has one branch per destination in the
+  table and no default, so a route missing from the flow is an error at
+  start-up and never a silent fall-through (cases.flows);
+- who may act, case by case (services.can_act) and as the inbox query
+  (cases.queues), reads the step's holders.
+
+A new action is one Action row, its name in the steps that offer it, and one
+service function whose keyword arguments are the form's fields.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from cases import forms
+from cases.models import State, Step
+from grid.models import Role
+
+if TYPE_CHECKING:
+    from django import forms as django_forms
+
+    from cases.models import Case
+
+
+class End(StrEnum):
+    """The flow's end nodes: where a case's loop stops."""
+
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    REFERRED = "referred"  # 移交: handed to the courts or another authority
+
+
+class Level(StrEnum):
+    """The unit a holder's post or assignment must cover for the case."""
+
+    CELL = "cell"  # assigned to the case's cell (its community when it has none)
+    COMMUNITY = "community"
+    STREET = "street"
+    DEPARTMENT = "department"
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """Who a user is in the loop: their current posts and assigned cells."""
+
+    # role -> ids of the units of each level the user holds it over
+    communities: dict[str, frozenset[int]]
+    streets: dict[str, frozenset[int]]
+    departments: dict[str, frozenset[int]]
+    cell_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, posts: Iterable[Any], cell_ids: Iterable[int]) -> Staffing:
+        posts = list(posts)
+
+        def by_role(attr: str) -> dict[str, frozenset[int]]:
+            found: dict[str, set[int]] = {}
+            for post in posts:
+                if getattr(post, attr):
+                    found.setdefault(post.role, set()).add(getattr(post, attr))
+            return {role: frozenset(ids) for role, ids in found.items()}
+
+        return cls(
+            by_role("community_id"),
+            by_role("street_id"),
+            by_role("department_id"),
+            frozenset(cell_ids),
+        )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """People who may act on a step: a role held over one level of the case's units."""
+
+    role: str
+    level: Level
+    # Only for cases outside every community (属地兜底 to the street).
+    without_community: bool = False
+
+    def allows(self, staff: Staffing, case: Case) -> bool:
+        if self.without_community and case.community_id is not None:
+            return False
+        if self.level == Level.CELL:
+            if case.cell_id:
+                return case.cell_id in staff.cell_ids
+            return case.community_id in staff.communities.get(self.role, ())
+        unit_id = {
+            Level.COMMUNITY: (case.community_id, staff.communities),
+            Level.STREET: (case.street_id, staff.streets),
+            Level.DEPARTMENT: (case.department_id, staff.departments),
+        }[self.level]
+        return unit_id[0] is not None and unit_id[0] in unit_id[1].get(self.role, ())
+
+    def q(self, staff: Staffing) -> Q:
+        """The same test as allows(), as a filter over cases."""
+        q = Q(community__isnull=True) if self.without_community else Q()
+        if self.level == Level.CELL:
+            return q & (
+                Q(cell_id__in=staff.cell_ids)
+                | Q(cell__isnull=True, community_id__in=staff.communities.get(self.role, ()))
+            )
+        column, ids = {
+            Level.COMMUNITY: ("community_id__in", staff.communities),
+            Level.STREET: ("street_id__in", staff.streets),
+            Level.DEPARTMENT: ("department_id__in", staff.departments),
+        }[self.level]
+        return q & Q(**{column: ids.get(self.role, frozenset())})
+
+
+CELL_WORKERS = Holder(Role.GRID_WORKER, Level.CELL)
+DISPATCHERS = Holder(Role.DISPATCHER, Level.COMMUNITY)
+MEDIATORS = Holder(Role.MEDIATOR, Level.COMMUNITY)
+COORDINATORS = Holder(Role.COORDINATOR, Level.STREET)
+STREET_MEDIATORS = Holder(Role.MEDIATOR, Level.STREET)
+DEPARTMENT_HANDLERS = Holder(Role.HANDLER, Level.DEPARTMENT)
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a person does to a case: its screen title, its input and its service."""
+
+    name: str
+    title: Promise
+    # The function in cases.services that does it; its keyword arguments are
+    # actor, number and the form's fields.
+    service: str
+    form: type[django_forms.Form]
+    # Does it move the case on? Claiming keeps it where it is.
+    moves: bool = True
+    # Offered as a form on the case page (claiming is a button of its own).
+    on_page: bool = True
+
+    @property
+    def slug(self) -> str:
+        """Its name in URLs: /api/v1/cases/<number>/<slug>/."""
+        return self.name.replace("_", "-")
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        return getattr(import_module("cases.services"), self.service)
+
+    def states(self) -> list[str]:
+        """The steps at which this action is possible."""
+        return [s.state for s in STEPS.values() if self.name in s.actions or not self.moves]
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """One open state of a case: who may act, and each action with where it may lead."""
+
+    state: State
+    holders: tuple[Holder, ...]
+    # Which time limit (DeadlineRule.step) runs while the case is here.
+    clock: Step
+    # action name -> the nodes (open states or ends) it may lead to
+    actions: dict[str, tuple[str, ...]]
+    # The person who handled the case may not act (verification is independent).
+    independent: bool = False
+    routes: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Plain strings: they are stored in the process's data and compared with it.
+        actions = {name: tuple(map(str, targets)) for name, targets in self.actions.items()}
+        object.__setattr__(self, "actions", actions)
+        seen: dict[str, None] = {}
+        for targets in actions.values():
+            seen.update(dict.fromkeys(targets))
+        object.__setattr__(self, "routes", tuple(seen))
+
+    def allows(self, staff: Staffing, case: Case, user_id: int) -> bool:
+        if self.independent and case.handler_id == user_id:
+            return False
+        return any(holder.allows(staff, case) for holder in self.holders)
+
+    def q(self, staff: Staffing, user_id: int) -> Q:
+        holders = Q(pk__in=[])
+        for holder in self.holders:
+            holders |= holder.q(staff)
+        q = Q(state=self.state) & holders
+        if self.independent:
+            # Not "~Q(handler=user)": that would also drop cases with no handler.
+            q &= Q(handler__isnull=True) | ~Q(handler_id=user_id)
+        return q
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in [
+        Action("triage", _("Accept and dispatch"), "case_triage", forms.TriageForm),
+        Action("reject", _("Reject"), "case_reject", forms.RejectForm),
+        Action("return", _("Return (not ours)"), "case_return", forms.ReturnForm),
+        Action("dispatch", _("Dispatch"), "case_dispatch", forms.DispatchForm),
+        Action("handle", _("Report the result"), "case_handle", forms.HandleForm),
+        Action("mediate", _("Record the mediation"), "case_mediate", forms.MediateForm),
+        Action("verify", _("Verify on site"), "case_verify", forms.VerifyForm),
+        Action("return_visit", _("Return visit"), "case_return_visit", forms.ReturnVisitForm),
+        Action("claim", _("Claim"), "task_claim", forms.StepForm, moves=False, on_page=False),
+        Action("unclaim", _("Release"), "task_unclaim", forms.StepForm, moves=False, on_page=False),
+    ]
+}
+
+_HANDLING = (State.ONSITE, State.MEDIATION, State.STREET_MEDIATION, State.DEPARTMENT)
+
+STEPS: dict[str, StepRule] = {
+    s.state: s
+    for s in [
+        StepRule(
+            State.TRIAGE,
+            (DISPATCHERS, Holder(Role.COORDINATOR, Level.STREET, without_community=True)),
+            Step.TRIAGE,
+            {
+                "triage": (State.ONSITE, State.MEDIATION, State.STREET_DISPATCH),
+                "reject": (End.REJECTED,),
+            },
+        ),
+        StepRule(
+            State.ONSITE,
+            (CELL_WORKERS,),
+            Step.HANDLING,
+            {"handle": (State.VERIFY,), "return": (State.TRIAGE,)},
+        ),
+        StepRule(
+            State.MEDIATION,
+            (MEDIATORS,),
+            Step.MEDIATION,
+            {
+                "mediate": (State.RETURN_VISIT, State.STREET_MEDIATION),
+                "return": (State.TRIAGE,),
+            },
+        ),
+        StepRule(
+            State.STREET_DISPATCH,
+            (COORDINATORS,),
+            Step.DISPATCH,
+            {
+                "dispatch": (State.DEPARTMENT, State.STREET_MEDIATION),
+                "reject": (End.REJECTED,),
+                "return": (State.TRIAGE,),
+            },
+        ),
+        StepRule(
+            State.STREET_MEDIATION,
+            (STREET_MEDIATORS,),
+            Step.MEDIATION,
+            {
+                "mediate": (State.RETURN_VISIT, End.REFERRED),
+                "return": (State.STREET_DISPATCH,),
+            },
+        ),
+        StepRule(
+            State.DEPARTMENT,
+            (DEPARTMENT_HANDLERS,),
+            Step.HANDLING,
+            {"handle": (State.VERIFY,), "return": (State.STREET_DISPATCH,)},
+        ),
+        StepRule(
+            State.VERIFY,
+            (CELL_WORKERS,),
+            Step.VERIFY,
+            # Not fixed: back to whichever step handled it.
+            {"verify": (State.RETURN_VISIT, State.ONSITE, State.DEPARTMENT)},
+            independent=True,
+        ),
+        StepRule(
+            State.RETURN_VISIT,
+            (CELL_WORKERS, DISPATCHERS),
+            Step.RETURN_VISIT,
+            # 不满意 reopens the handling step; otherwise the case closes.
+            {"return_visit": (End.CLOSED, *_HANDLING)},
+        ),
+    ]
+}
+
+
+class RouteError(RuntimeError):
+    """A service chose a destination the table does not give its action (a bug, not input)."""
+
+
+def step(state: str) -> StepRule | None:
+    return STEPS.get(state)
+
+
+def offered(state: str) -> list[Action]:
+    """The actions the case page offers at `state`, in the table's order."""
+    rule = STEPS.get(state)
+    return [ACTIONS[name] for name in rule.actions] if rule else []
+
+
+def check_route(state: str, action: str, route: str) -> None:
+    rule = STEPS.get(state)
+    allowed = rule.actions.get(action, ()) if rule else ()
+    if route not in allowed:
+        raise RouteError(f"{action} at {state} may lead to {allowed}, not {route!r}")
+
+
+def nodes() -> set[str]:
+    """Every node name the flow must have: each step and each destination."""
+    names = set(STEPS)
+    for rule in STEPS.values():
+        names.update(rule.routes)
+    return names
+
+
+SERVICE_ARGUMENTS = {"actor", "number"}
+
+
+def check() -> None:
+    """Fail at start-up when the table and the code it names disagree."""
+    problems = []
+    for rule in STEPS.values():
+        for name, targets in rule.actions.items():
+            if name not in ACTIONS:
+                problems.append(f"{rule.state}: no action {name!r}")
+            for target in targets:
+                if target not in State.values and target not in End.__members__.values():
+                    problems.append(f"{rule.state}.{name}: {target!r} is no state or end")
+    for action in ACTIONS.values():
+        problems += _check_service(action)
+    from cases.flows import CaseFlow  # the flow imports this table
+
+    problems += _check_flow(CaseFlow)
+    if problems:
+        raise ImproperlyConfigured("The case loop table: " + "; ".join(problems))
+
+
+def _check_service(action: Action) -> list[str]:
+    try:
+        function = action.function
+    except AttributeError:
+        return [f"{action.name}: cases.services has no {action.service}"]
+    parameters = inspect.signature(function).parameters
+    fields = set(action.form.base_fields)
+    problems = [
+        f"{action.name}: {action.service} takes no {name!r} (a field of its form)"
+        for name in sorted(fields - set(parameters))
+    ]
+    for name, parameter in parameters.items():
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            problems.append(f"{action.service}: {name} must be keyword-only")
+        required = parameter.default is inspect.Parameter.empty
+        if required and name not in fields | SERVICE_ARGUMENTS:
+            problems.append(f"{action.name}: its form gives no {name!r}, which it needs")
+    return problems
+
+
+def _check_flow(flow_class: Any) -> list[str]:
+    """Each step is a node whose gateway branches exactly to the table's destinations."""
+    problems = []
+    for name in nodes():
+        if not hasattr(flow_class, name):
+            problems.append(f"the flow has no node {name!r}")
+    for rule in STEPS.values():
+        gateway = getattr(flow_class, f"after_{rule.state}", None)
+        if gateway is None:
+            problems.append(f"the flow has no gateway after_{rule.state}")
+            continue
+        branches = [(node, cond) for node, cond in gateway._branches]
+        if any(cond is None for _, cond in branches):
+            problems.append(f"after_{rule.state} has a default branch")
+        targets = [getattr(node, "name", getattr(node, "_name", None)) for node, _ in branches]
+        if sorted(map(str, targets)) != sorted(rule.routes):
+            problems.append(f"after_{rule.state} leads to {targets}, the table to {rule.routes}")
+    return problems
