@@ -7,9 +7,10 @@ class CasesConfig(AppConfig):
     verbose_name = _("Cases")
 
     def ready(self) -> None:
-        from cases import loop, reference
+        from cases import loop, reference, signals
 
         reference.connect()
+        signals.connect()
         # The loop table, its forms, services and the flow must agree before
         # anything is served: a wrong route is a start-up error.
         loop.check()

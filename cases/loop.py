@@ -28,13 +28,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from cases import forms
 from cases.models import State, Step
-from grid.models import Role
+from grid.models import CellAssignment, Post, Role
 
 if TYPE_CHECKING:
     from django import forms as django_forms
@@ -53,39 +53,52 @@ class End(StrEnum):
 class Level(StrEnum):
     """The unit a holder's post or assignment must cover for the case."""
 
-    CELL = "cell"  # assigned to the case's cell (its community when it has none)
+    CELL = "cell"  # assigned to the case's cell (a worker of its community when it has none)
     COMMUNITY = "community"
     STREET = "street"
     DEPARTMENT = "department"
+    DISTRICT = "district"
+
+
+# The case's column each level's unit is matched on.
+_CASE_UNIT = {
+    Level.COMMUNITY: "community_id",
+    Level.STREET: "street_id",
+    Level.DEPARTMENT: "department_id",
+    Level.DISTRICT: "street__district_id",
+}
 
 
 @dataclass(frozen=True)
 class Staffing:
     """Who a user is in the loop: their current posts and assigned cells."""
 
-    # role -> ids of the units of each level the user holds it over
-    communities: dict[str, frozenset[int]]
-    streets: dict[str, frozenset[int]]
-    departments: dict[str, frozenset[int]]
+    # level -> role -> ids of the units of that level the user holds the role over
+    units: dict[Level, dict[str, frozenset[int]]]
     cell_ids: frozenset[int]
 
     @classmethod
     def of(cls, posts: Iterable[Any], cell_ids: Iterable[int]) -> Staffing:
-        posts = list(posts)
+        found: dict[Level, dict[str, set[int]]] = {}
+        for post in posts:
+            for level in (Level.COMMUNITY, Level.STREET, Level.DEPARTMENT, Level.DISTRICT):
+                unit_id = getattr(post, f"{level}_id")
+                if unit_id:
+                    found.setdefault(level, {}).setdefault(post.role, set()).add(unit_id)
+        units = {
+            level: {role: frozenset(ids) for role, ids in roles.items()}
+            for level, roles in found.items()
+        }
+        return cls(units, frozenset(cell_ids))
 
-        def by_role(attr: str) -> dict[str, frozenset[int]]:
-            found: dict[str, set[int]] = {}
-            for post in posts:
-                if getattr(post, attr):
-                    found.setdefault(post.role, set()).add(getattr(post, attr))
-            return {role: frozenset(ids) for role, ids in found.items()}
+    def holds(self, role: str, level: Level) -> frozenset[int]:
+        return self.units.get(level, {}).get(role, frozenset())
 
-        return cls(
-            by_role("community_id"),
-            by_role("street_id"),
-            by_role("department_id"),
-            frozenset(cell_ids),
-        )
+
+def _case_unit(case: Case, level: Level) -> int | None:
+    if level == Level.DISTRICT:
+        return case.street.district_id
+    return getattr(case, _CASE_UNIT[level])
 
 
 @dataclass(frozen=True)
@@ -94,37 +107,59 @@ class Holder:
 
     role: str
     level: Level
-    # Only for cases outside every community (属地兜底 to the street).
-    without_community: bool = False
 
     def allows(self, staff: Staffing, case: Case) -> bool:
-        if self.without_community and case.community_id is not None:
-            return False
         if self.level == Level.CELL:
             if case.cell_id:
                 return case.cell_id in staff.cell_ids
-            return case.community_id in staff.communities.get(self.role, ())
-        unit_id = {
-            Level.COMMUNITY: (case.community_id, staff.communities),
-            Level.STREET: (case.street_id, staff.streets),
-            Level.DEPARTMENT: (case.department_id, staff.departments),
-        }[self.level]
-        return unit_id[0] is not None and unit_id[0] in unit_id[1].get(self.role, ())
+            return case.community_id in staff.holds(self.role, Level.COMMUNITY)
+        unit_id = _case_unit(case, self.level)
+        return unit_id is not None and unit_id in staff.holds(self.role, self.level)
 
     def q(self, staff: Staffing) -> Q:
         """The same test as allows(), as a filter over cases."""
-        q = Q(community__isnull=True) if self.without_community else Q()
         if self.level == Level.CELL:
-            return q & (
-                Q(cell_id__in=staff.cell_ids)
-                | Q(cell__isnull=True, community_id__in=staff.communities.get(self.role, ()))
+            return Q(cell_id__in=staff.cell_ids) | Q(
+                cell__isnull=True,
+                community_id__in=staff.holds(self.role, Level.COMMUNITY),
             )
-        column, ids = {
-            Level.COMMUNITY: ("community_id__in", staff.communities),
-            Level.STREET: ("street_id__in", staff.streets),
-            Level.DEPARTMENT: ("department_id__in", staff.departments),
-        }[self.level]
-        return q & Q(**{column: ids.get(self.role, frozenset())})
+        return Q(**{f"{_CASE_UNIT[self.level]}__in": staff.holds(self.role, self.level)})
+
+    def people(self, *, exclude: Any = None) -> QuerySet:
+        """Whoever holds this now, for the case at OuterRef (an EXISTS subquery).
+
+        `exclude` is an OuterRef to a user who does not count (the handler,
+        where the step must be independent of them).
+        """
+        if self.level == Level.CELL:
+            cell = CellAssignment.objects.current().filter(
+                cell_id=OuterRef("cell_id"), worker__is_active=True
+            )
+            community = Post.objects.current().filter(
+                role=self.role, community_id=OuterRef("community_id"), user__is_active=True
+            )
+            if exclude is not None:
+                cell, community = (
+                    cell.exclude(worker_id=exclude),
+                    community.exclude(user_id=exclude),
+                )
+            return cell, community
+        posts = Post.objects.current().filter(
+            role=self.role,
+            **{f"{self.level}_id": OuterRef(_CASE_UNIT[self.level])},
+            user__is_active=True,
+        )
+        return (posts.exclude(user_id=exclude) if exclude is not None else posts,)
+
+    def staffed_q(self, *, exclude: Any = None) -> Q:
+        """Cases for which someone holds this now."""
+        if self.level == Level.CELL:
+            cell, community = self.people(exclude=exclude)
+            return Q(cell__isnull=False) & Q(Exists(cell)) | Q(cell__isnull=True) & Q(
+                Exists(community)
+            )
+        (posts,) = self.people(exclude=exclude)
+        return Q(Exists(posts))
 
 
 CELL_WORKERS = Holder(Role.GRID_WORKER, Level.CELL)
@@ -133,6 +168,7 @@ MEDIATORS = Holder(Role.MEDIATOR, Level.COMMUNITY)
 COORDINATORS = Holder(Role.COORDINATOR, Level.STREET)
 STREET_MEDIATORS = Holder(Role.MEDIATOR, Level.STREET)
 DEPARTMENT_HANDLERS = Holder(Role.HANDLER, Level.DEPARTMENT)
+ADMINISTRATORS = Holder(Role.ADMINISTRATOR, Level.DISTRICT)
 
 
 @dataclass(frozen=True)
@@ -164,17 +200,27 @@ class Action:
         return [s.state for s in STEPS.values() if self.name in s.actions or not self.moves]
 
 
+Chain = tuple[tuple[Holder, ...], ...]
+
+
 @dataclass(frozen=True)
 class StepRule:
-    """One open state of a case: who may act, and each action with where it may lead."""
+    """One open state of a case: who owns it, its clock, and each action with where it may lead.
+
+    `chain` lists who may act from the closest people outward (首接负责制 and
+    属地兜底 for people): the step belongs to the first level of the chain
+    that has anyone now, and only they may act. Past the chain, the
+    installation's superusers.
+    """
 
     state: State
-    holders: tuple[Holder, ...]
+    chain: Chain
     # Which time limit (DeadlineRule.step) runs while the case is here.
     clock: Step
     # action name -> the nodes (open states or ends) it may lead to
     actions: dict[str, tuple[str, ...]]
-    # The person who handled the case may not act (verification is independent).
+    # The person who handled the case does not count (verification and the
+    # return visit are independent of the handler), at every level.
     independent: bool = False
     routes: tuple[str, ...] = field(init=False)
 
@@ -187,20 +233,62 @@ class StepRule:
             seen.update(dict.fromkeys(targets))
         object.__setattr__(self, "routes", tuple(seen))
 
-    def allows(self, staff: Staffing, case: Case, user_id: int) -> bool:
-        if self.independent and case.handler_id == user_id:
-            return False
-        return any(holder.allows(staff, case) for holder in self.holders)
+    def level_of(self, staff: Staffing, case: Case, user_id: int | None) -> int | None:
+        """The first level of the chain the user belongs to for this case, if any."""
+        if self.independent and user_id is not None and case.handler_id == user_id:
+            return None
+        for index, level in enumerate(self.chain):
+            if any(holder.allows(staff, case) for holder in level):
+                return index
+        return None
+
+    def staffed_q(self, index: int) -> Q:
+        """Cases for which the chain's level `index` has anyone now."""
+        exclude = OuterRef("handler_id") if self.independent else None
+        q = Q(pk__in=[])
+        for holder in self.chain[index]:
+            q |= holder.staffed_q(exclude=exclude)
+        return q
+
+    def first_staffed(self, case: Case) -> int | None:
+        """The first level of the chain that has anyone now for this case (one query)."""
+        from cases.models import Case
+
+        flags = {
+            f"level_{i}": ExpressionWrapper(self.staffed_q(i), output_field=BooleanField())
+            for i in range(len(self.chain))
+        }
+        row = Case.objects.filter(pk=case.pk).annotate(**flags).values(*flags).first()
+        if row is None:
+            return None
+        return next((i for i in range(len(self.chain)) if row[f"level_{i}"]), None)
+
+    def owner_level_q(self, index: int) -> Q:
+        """Cases at this step whose first staffed level is `index`."""
+        q = Q(state=self.state) & self.staffed_q(index)
+        for closer in range(index):
+            q &= ~self.staffed_q(closer)
+        return q
+
+    def unowned_q(self) -> Q:
+        """Cases at this step with nobody in any level of the chain."""
+        q = Q(state=self.state)
+        for index in range(len(self.chain)):
+            q &= ~self.staffed_q(index)
+        return q
 
     def q(self, staff: Staffing, user_id: int) -> Q:
-        holders = Q(pk__in=[])
-        for holder in self.holders:
-            holders |= holder.q(staff)
-        q = Q(state=self.state) & holders
+        """Cases at this step that belong to this user now (their inbox)."""
+        mine = Q(pk__in=[])
+        for index, level in enumerate(self.chain):
+            member = Q(pk__in=[])
+            for holder in level:
+                member |= holder.q(staff)
+            mine |= member & self.owner_level_q(index)
         if self.independent:
-            # Not "~Q(handler=user)": that would also drop cases with no handler.
-            q &= Q(handler__isnull=True) | ~Q(handler_id=user_id)
-        return q
+            # Not "~Q(handler=user)" alone: that would also drop cases with no handler.
+            mine &= Q(handler__isnull=True) | ~Q(handler_id=user_id)
+        return mine
 
 
 ACTIONS: dict[str, Action] = {
@@ -220,13 +308,15 @@ ACTIONS: dict[str, Action] = {
 }
 
 _HANDLING = (State.ONSITE, State.MEDIATION, State.STREET_MEDIATION, State.DEPARTMENT)
+# Past the people closest to a case: its street's coordinators, then its district's administrators.
+_OUTWARD = ((COORDINATORS,), (ADMINISTRATORS,))
 
 STEPS: dict[str, StepRule] = {
     s.state: s
     for s in [
         StepRule(
             State.TRIAGE,
-            (DISPATCHERS, Holder(Role.COORDINATOR, Level.STREET, without_community=True)),
+            ((DISPATCHERS,), *_OUTWARD),
             Step.TRIAGE,
             {
                 "triage": (State.ONSITE, State.MEDIATION, State.STREET_DISPATCH),
@@ -235,13 +325,13 @@ STEPS: dict[str, StepRule] = {
         ),
         StepRule(
             State.ONSITE,
-            (CELL_WORKERS,),
+            ((CELL_WORKERS,), (DISPATCHERS,), *_OUTWARD),
             Step.HANDLING,
             {"handle": (State.VERIFY,), "return": (State.TRIAGE,)},
         ),
         StepRule(
             State.MEDIATION,
-            (MEDIATORS,),
+            ((MEDIATORS,), (DISPATCHERS,), *_OUTWARD),
             Step.MEDIATION,
             {
                 "mediate": (State.RETURN_VISIT, State.STREET_MEDIATION),
@@ -250,7 +340,7 @@ STEPS: dict[str, StepRule] = {
         ),
         StepRule(
             State.STREET_DISPATCH,
-            (COORDINATORS,),
+            _OUTWARD,
             Step.DISPATCH,
             {
                 "dispatch": (State.DEPARTMENT, State.STREET_MEDIATION),
@@ -260,7 +350,7 @@ STEPS: dict[str, StepRule] = {
         ),
         StepRule(
             State.STREET_MEDIATION,
-            (STREET_MEDIATORS,),
+            ((STREET_MEDIATORS,), *_OUTWARD),
             Step.MEDIATION,
             {
                 "mediate": (State.RETURN_VISIT, End.REFERRED),
@@ -269,13 +359,13 @@ STEPS: dict[str, StepRule] = {
         ),
         StepRule(
             State.DEPARTMENT,
-            (DEPARTMENT_HANDLERS,),
+            ((DEPARTMENT_HANDLERS,), *_OUTWARD),
             Step.HANDLING,
             {"handle": (State.VERIFY,), "return": (State.STREET_DISPATCH,)},
         ),
         StepRule(
             State.VERIFY,
-            (CELL_WORKERS,),
+            ((CELL_WORKERS,), (DISPATCHERS,), *_OUTWARD),
             Step.VERIFY,
             # Not fixed: back to whichever step handled it.
             {"verify": (State.RETURN_VISIT, State.ONSITE, State.DEPARTMENT)},
@@ -283,10 +373,11 @@ STEPS: dict[str, StepRule] = {
         ),
         StepRule(
             State.RETURN_VISIT,
-            (CELL_WORKERS, DISPATCHERS),
+            ((CELL_WORKERS, DISPATCHERS), *_OUTWARD),
             Step.RETURN_VISIT,
             # 不满意 reopens the handling step; otherwise the case closes.
             {"return_visit": (End.CLOSED, *_HANDLING)},
+            independent=True,
         ),
     ]
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -34,13 +35,28 @@ def sweep() -> int:
     return total
 
 
+def check_ownership() -> int:
+    """Alert the streets of open cases nobody in their chain can take (cases.services.ownership)."""
+    from cases.services.ownership import alert_unowned
+
+    told = alert_unowned()
+    if told:
+        logger.warning("Ownership check: %d case(s) without an owner, their streets alerted", told)
+    return told
+
+
 def run_forever(stop: threading.Event, interval: float | None = None) -> None:
     interval = settings.TIMER_INTERVAL_SECONDS if interval is None else interval
+    # It reads every open case, so less often than the sweep, which reads only due ones.
+    next_check = 0.0
     while not stop.is_set():
         try:
             fired = sweep()
             if fired:
                 logger.info("Deadline timers: %d fired", fired)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + settings.OWNERSHIP_CHECK_SECONDS
+                check_ownership()
         except Exception:  # a failed sweep is retried on the next tick, never fatal
             logger.exception("Deadline timer sweep failed")
         finally:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("triage/", views.triage_queue, name="triage"),
     path("triage/bulk/", views.triage_bulk, name="triage-bulk"),
     path("new/", views.report, name="report"),
+    path("ownership/", views.ownership, name="ownership"),
     path("<str:number>/", views.case_detail, name="detail"),
     path("<str:number>/<str:action>/", views.case_action, name="action"),
 ]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -85,6 +86,18 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     else:
         messages.success(request, _("Done: %(n)s.") % {"n": case.number})
     return redirect("cases:detail", number=case.number)
+
+
+@login_required
+def ownership(request: HttpRequest) -> HttpResponse:
+    """For administrators: open cases in their territory that nobody can take now, and why."""
+    from cases.services.ownership import stranded
+    from grid.models import Role
+    from grid.territory import Territory
+
+    if not Territory.for_user(request.user).has_role(Role.ADMINISTRATOR):
+        raise PermissionDenied
+    return render(request, "cases/ownership.html", {"stranded": stranded(viewer=request.user)})
 
 
 @login_required

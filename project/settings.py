@@ -197,6 +197,8 @@ TIMERS = os.getenv("TIMERS", "inprocess")
 if TIMERS not in ("inprocess", "external", "off"):
     raise ImproperlyConfigured("TIMERS must be inprocess, external or off")
 TIMER_INTERVAL_SECONDS = envint("TIMER_INTERVAL_SECONDS", "30")
+# How often the timer process looks for open cases without an owner (and alerts).
+OWNERSHIP_CHECK_SECONDS = envint("OWNERSHIP_CHECK_SECONDS", "600")
 # How often each live map's socket looks in the timeline for events the
 # channel layer did not deliver (and sends them): the longest a lost event waits.
 MAP_GAP_CHECK_SECONDS = envint("MAP_GAP_CHECK_SECONDS", "10")

@@ -119,7 +119,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     span = {"start": (now - timedelta(days=30)).isoformat(), "end": now.isoformat()}
     whole = "114.0,30.0,115.0,31.0"
     gets = [
-        "/", "/cases/tasks/", "/cases/triage/", f"/cases/{n}/", f"/cases/{p.neighbour}/",
+        "/", "/cases/tasks/", "/cases/triage/", "/cases/ownership/",
+        f"/cases/{n}/", f"/cases/{p.neighbour}/",
         f"/api/v1/cases/{p.neighbour}/", f"/map/cases/{p.neighbour}.json",
         "/map/", "/map/boundaries.json", f"/map/cells.json?bbox={whole}",
         f"/map/snapshot.json?bbox={whole}", "/map/snapshot.json", "/map/stats.json",

@@ -36,12 +36,20 @@ def can_act(
 ) -> bool:
     """May `user` complete the step the case is at (or `state`)?
 
-    `territory` is the user's (Territory.for_user), when the caller has it.
+    The step belongs to the first level of its chain in the loop table that
+    has anyone now; past the chain, to the superusers. `territory` is the
+    user's (Territory.for_user), when the caller has it.
     """
     if not user.is_authenticated or not user.is_active:
         return False
     rule = loop.step(state or case.state)
-    return rule is not None and rule.allows(staffing(user, territory), case, user.pk)
+    if rule is None:
+        return False
+    level = rule.level_of(staffing(user, territory), case, user.pk)
+    if level is None:
+        return user.is_superuser and rule.first_staffed(case) is None
+    # The closest level answers without a query: this user is in it.
+    return level == 0 or rule.first_staffed(case) == level
 
 
 def shows_party_phones(
@@ -57,6 +65,6 @@ def shows_party_phones(
         return True
     staff = staffing(user, territory)
     return any(
-        case.community_id in staff.communities.get(role, ())
+        case.community_id in staff.holds(role, loop.Level.COMMUNITY)
         for role in (Role.DISPATCHER, Role.MEDIATOR)
     )

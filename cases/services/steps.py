@@ -97,7 +97,9 @@ def _begin(actor: AnyUser, number: str, task_id: int | None, action: str) -> Ste
         )
     if not can_act(actor, case):
         raise ServiceError(_("You cannot act on this step of case %(n)s.") % {"n": case.number})
-    if task.owner_id and task.owner_id != actor.pk:
+    if task.owner_id and task.owner_id != actor.pk and can_act(task.owner, case):
+        # A claim whose holder can no longer act (their post ended without a
+        # row change) does not block the step's owners.
         raise ServiceError(
             _("%(who)s has claimed this step.") % {"who": task.owner.get_full_name() or task.owner}
         )
@@ -121,8 +123,7 @@ def _complete(
     for name, value in case_fields.items():
         setattr(case, name, value)
     with ctx.task.activation() as activation:
-        if ctx.task.status == STATUS.NEW:
-            activation.assign(ctx.actor)
+        _take(activation, ctx.task, ctx.actor)
         activation.start(None)
         activation.process.choose(route)
         activation.process.save(update_fields=["data"])
@@ -141,6 +142,14 @@ def _complete(
     )
     save_photos(case, entry, photos, ctx.actor)
     return entry
+
+
+def _take(activation: Any, task: Task, actor: AnyUser) -> None:
+    """Assign the task to the actor, from whoever held a claim _begin let lapse."""
+    if task.status == STATUS.ASSIGNED and task.owner_id != actor.pk:
+        activation.unassign()
+    if task.status == STATUS.NEW:
+        activation.assign(actor)
 
 
 def _idempotent(client_id: str | None, actor: AnyUser) -> TimelineEntry | None:
@@ -183,7 +192,7 @@ def task_claim(*, actor: AnyUser, number: str, task_id: int | None = None) -> Ta
         if ctx.task.owner_id == actor.pk:
             raise ServiceError(_("You have already claimed this step."))
         with ctx.task.activation() as activation:
-            activation.assign(actor)
+            _take(activation, ctx.task, actor)
         record(ctx.case, "claimed", actor=actor, from_state=ctx.case.state)
         return ctx.task
 

@@ -1,0 +1,144 @@
+"""No case without an owner (首接负责制): claims released when a post ends, stranded steps found.
+
+Who owns a step is the loop table's chain (cases.loop): its first level with
+anyone now. Past the chain only a superuser can act; such a case is listed by
+`unowned()`, by `manage.py check_ownership`, on the administrators' page and
+in the sweeper's alert. In a healthy installation that list is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import loop
+from cases.models import OPEN_STATES, Case, Notification
+from cases.services.permissions import can_act
+from cases.services.selectors import visible_cases
+from cases.services.timeline import record
+from grid.models import Post, Role
+
+if TYPE_CHECKING:
+    from cases.services.permissions import AnyUser
+
+# An alert about one stranded case is repeated at most this often.
+ALERT_EVERY = timedelta(hours=24)
+
+
+def release_claims(user: AnyUser) -> list[Case]:
+    """Give back every step `user` has claimed and may no longer act on, on its timeline.
+
+    Called when one of their posts or cell assignments ends (or they are
+    deactivated): the step returns to whoever owns it now.
+    """
+    released = []
+    claimed = Task.objects.filter(
+        owner_id=user.pk, status=STATUS.ASSIGNED, flow_task_type="HUMAN"
+    ).values_list("pk", "process_id")
+    for task_id, process_id in claimed:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().filter(process_id=process_id).first()
+            task = Task.objects.select_for_update().filter(pk=task_id).first()
+            if case is None or task is None or task.status != STATUS.ASSIGNED:
+                continue
+            if task.owner_id != user.pk or can_act(user, case):
+                continue
+            with task.activation() as activation:
+                activation.unassign()
+            record(
+                case,
+                "released",
+                from_state=case.state,
+                note=_("%(who)s no longer holds this step; it is back with its owners.")
+                % {"who": user.get_full_name() or user.get_username()},
+                data={"user_id": user.pk},
+            )
+            released.append(case)
+    return released
+
+
+def unowned() -> QuerySet[Case]:
+    """Open cases at a step nobody in its chain can take now (only a superuser could)."""
+    q = Q(pk__in=[])
+    for rule in loop.STEPS.values():
+        q |= rule.unowned_q()
+    return Case.objects.filter(q, state__in=OPEN_STATES)
+
+
+@dataclass(frozen=True)
+class Stranded:
+    case: Case
+    reason: str
+
+
+def stranded(limit: int = 1000, *, viewer: AnyUser | None = None) -> list[Stranded]:
+    """The unowned cases (those `viewer` may see), each with who is missing, level by level."""
+    cases = unowned()
+    if viewer is not None:
+        cases = cases.filter(pk__in=visible_cases(viewer).values("pk"))
+    cases = cases.select_related(
+        "street__district", "community", "cell", "department", "handler"
+    )
+    return [Stranded(case, missing(case)) for case in cases.order_by("pk")[:limit]]
+
+
+def missing(case: Case) -> str:
+    rule = loop.step(case.state)
+    if rule is None:
+        return ""
+    parts = [" / ".join(_holder_text(holder, case) for holder in level) for level in rule.chain]
+    if rule.independent and case.handler_id:
+        parts.append(_("the handler %(who)s may not act") % {"who": case.handler})
+    return _("Nobody can act: ") + "; ".join(parts)
+
+
+def _holder_text(holder: loop.Holder, case: Case) -> str:
+    unit = {
+        loop.Level.CELL: case.cell or case.community,
+        loop.Level.COMMUNITY: case.community,
+        loop.Level.STREET: case.street,
+        loop.Level.DEPARTMENT: case.department,
+        loop.Level.DISTRICT: case.street.district,
+    }[holder.level]
+    role = Role(holder.role).label
+    if unit is None:
+        return _("no %(role)s (the case has no %(level)s)") % {"role": role, "level": holder.level}
+    return _("no %(role)s in %(unit)s") % {"role": role, "unit": unit}
+
+
+def alert_unowned(now=None) -> int:
+    """Tell each stranded case's street coordinators (or, without any, its district's
+    administrators); once per case every ALERT_EVERY. Returns how many were told."""
+    now = now or timezone.now()
+    told = 0
+    recent = Notification.objects.filter(kind="unowned", created__gte=now - ALERT_EVERY)
+    already = set(recent.values_list("case_id", flat=True))
+    for item in stranded():
+        case = item.case
+        if case.pk in already:
+            continue
+        people = _supervisors_of(case)
+        text = _("Case %(n)s has no owner. %(why)s") % {"n": case.number, "why": item.reason}
+        Notification.objects.bulk_create(
+            Notification(user_id=u, case=case, kind="unowned", text=text[:300]) for u in people
+        )
+        told += bool(people)
+    return told
+
+
+def _supervisors_of(case: Case) -> list[int]:
+    posts = Post.objects.current().filter(user__is_active=True)
+    street = posts.filter(role__in=[Role.COORDINATOR, Role.LEADER], street_id=case.street_id)
+    people = sorted(set(street.values_list("user_id", flat=True)))
+    if people:
+        return people
+    district = posts.filter(role=Role.ADMINISTRATOR, district_id=case.street.district_id)
+    return sorted(set(district.values_list("user_id", flat=True)))
