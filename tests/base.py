@@ -209,3 +209,53 @@ async def map_socket(session):
         return None
     assert json.loads(first["text"])["type"] == "hello"
     return communicator
+
+
+def jpeg(size: tuple[int, int] = (8, 8), color: str = "red"):
+    """A small real JPEG upload."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+def api(user, language: str = "en"):
+    """An API client with `user`'s token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
+    return client
+
+
+def body(**overrides) -> dict:
+    """A report's API body at a point of cell A1-001."""
+    lon, lat = POINT_A1_001
+    return {"category": "0401", "description": "垃圾堆放", "lon": lon, "lat": lat} | overrides
+
+
+def wait_done(client, url: str) -> dict:
+    """Poll an export's status URL until it is done or failed (a condition, not a sleep)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answer = client.get(url).json()
+        if answer["status"] in ("done", "failed"):
+            return answer
+        time.sleep(0.2)
+    raise AssertionError("export did not finish")
+
+
+def exported(client, fmt: str) -> bytes:
+    """Start an export of everything the client's user sees and return its file."""
+    started = client.post("/api/v1/exports/", {"format": fmt}, format="json").json()
+    answer = wait_done(client, started["status_url"])
+    assert answer["status"] == "done"
+    return b"".join(client.get(answer["download"]).streaming_content)

@@ -6,8 +6,7 @@ from rest_framework.authtoken.models import Token
 
 from core import sharedstate
 from grid.models import CellAssignment, Post
-from tests.base import POINT_A1_001
-from tests.test_api_cases import api
+from tests.base import POINT_A1_001, api
 
 LON, LAT = POINT_A1_001
 LOCATE = f"/api/v1/territory/locate/?lon={LON}&lat={LAT}"

@@ -1,33 +1,11 @@
 """The case API: report with a token, idempotent retries, bad input, the whole loop."""
 
-import io
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.models import Case, State
-from tests.base import POINT_A1_001, POINT_B1, report
-
-
-def api(user, language: str = "en") -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
-    return client
-
-
-def body(**overrides) -> dict:
-    lon, lat = POINT_A1_001
-    return {"category": "0401", "description": "垃圾堆放", "lon": lon, "lat": lat} | overrides
-
-
-def jpeg() -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "red").save(buffer, "JPEG")
-    return SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
+from tests.base import POINT_B1, api, body, jpeg, report
 
 
 def test_it_reports_a_case_with_a_token(cast):

@@ -3,7 +3,7 @@
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from cases.models import Case
-from tests.test_api_cases import api, body
+from tests.base import api, body
 
 
 def test_a_token_past_its_rate_gets_429(cast, monkeypatch):

@@ -5,8 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from cases import services
-from tests.base import POINT_A1_001, POINT_B1, report
-from tests.test_api_cases import api
+from tests.base import POINT_A1_001, POINT_B1, api, report
 
 
 def test_cells_come_as_geojson_from_the_callers_territory(cast):

@@ -51,7 +51,7 @@ def leaders_photo(settings, tmp_path) -> tuple[str, list[tuple[bytes, bytes]], b
     """A reported photo's URL, a street leader's session cookie and the photo's bytes."""
     from django.test import Client
 
-    from tests.test_media import jpeg
+    from tests.base import jpeg
 
     settings.MEDIA_ROOT = tmp_path
     cast = build_cast(build_territory())

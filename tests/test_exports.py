@@ -2,14 +2,12 @@
 
 import csv
 import io
-import time
 
 from django.utils import timezone
 from openpyxl import load_workbook
 
 from cases.models import Case, Category
-from tests.base import build_cast, build_territory, report
-from tests.test_api_cases import api
+from tests.base import api, build_cast, build_territory, exported, report, wait_done
 
 
 def many_cases(territory, n: int) -> None:
@@ -36,16 +34,6 @@ def many_cases(territory, n: int) -> None:
         ],
         batch_size=2000,
     )
-
-
-def wait_done(client, url: str) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        body = client.get(url).json()
-        if body["status"] in ("done", "failed"):
-            return body
-        time.sleep(0.2)
-    raise AssertionError("export did not finish")
 
 
 def test_an_export_of_ten_thousand_cases(reference_data, settings, tmp_path):
@@ -88,13 +76,6 @@ def test_an_excel_export_is_filtered_and_territorial(reference_data, settings, t
 
 
 FORMULAS = ['=HYPERLINK("http://evil.example/","点击")', "+1+1", "-2+3", "@SUM(1,2)", "\t=1"]
-
-
-def exported(client, fmt: str) -> bytes:
-    started = client.post("/api/v1/exports/", {"format": fmt}, format="json").json()
-    body = wait_done(client, started["status_url"])
-    assert body["status"] == "done"
-    return b"".join(client.get(body["download"]).streaming_content)
 
 
 def test_a_description_that_looks_like_a_formula_stays_text_in_both_formats(

@@ -1,17 +1,6 @@
 """Uploaded photos are served only to people who may see their case."""
 
-import io
-
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
-
-from tests.base import report
-
-
-def jpeg() -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "green").save(buffer, "JPEG")
-    return SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
+from tests.base import jpeg, report
 
 
 def test_a_photo_is_served_to_the_territory_only(client, cast, settings, tmp_path):

@@ -2,8 +2,7 @@
 
 from cases import services
 from cases.models import Case, State
-from tests.base import report
-from tests.test_api_cases import api, body
+from tests.base import api, body, report
 
 
 def test_the_same_client_id_twice_makes_one_case_and_the_second_answer_says_so(cast):

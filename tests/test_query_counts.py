@@ -5,8 +5,7 @@ from rest_framework.authtoken.models import Token
 
 from cases import services
 from cases.models import Case
-from tests.base import report
-from tests.test_api_cases import api, body
+from tests.base import api, body, report
 
 
 @pytest.fixture

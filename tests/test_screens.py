@@ -1,14 +1,11 @@
 """The role screens, driven over HTTP as people use them."""
 
-import io
-
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from cases import services
 from cases.models import Case, ClosureReason, State
 from cases.services import photos
-from tests.base import POINT_B1, report
+from tests.base import POINT_B1, jpeg, report
 
 
 def detail(client, case) -> str:
@@ -24,12 +21,6 @@ def act(client, user, case, action, **data):
     return client.post(
         f"/cases/{case.number}/{action}/", {"task_id": task_id(case), **data}, follow=True
     )
-
-
-def jpeg(size=(8, 8)) -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, "blue").save(buffer, "JPEG")
-    return SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
 
 
 def test_on_site_handling_end_to_end_over_http(client, cast, settings, tmp_path):

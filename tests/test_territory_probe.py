@@ -20,16 +20,14 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
-from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from cases import loop
 from cases.models import Case
 from grid.models import Post, Role
-from tests.base import POINT_B1, make_user, map_socket, report
+from tests.base import POINT_B1, jpeg, make_user, map_socket, report
 
 REPORTER, REPORTER_PHONE = "赵秘密", "13912345678"
 PARTY, PARTY_PHONE = "钱当事", "13700001111"
@@ -41,12 +39,6 @@ ALL_ROLES = [*STREET_A_ROLES, "anonymous"]
 # Every action of the loop table, on the page and in the API: a new row joins the probe.
 HTML_ACTIONS = [action.name for action in loop.ACTIONS.values()]
 API_ACTIONS = [action.slug for action in loop.ACTIONS.values()]
-
-
-def jpeg() -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "JPEG")
-    return SimpleUploadedFile("b.jpg", buffer.getvalue(), content_type="image/jpeg")
 
 
 # Street B's case lies 55 m from the border with street A, where street A has
@@ -232,9 +224,7 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
 
 @pytest.mark.usefixtures("reference_data")
 def test_no_export_carries_street_bs_case(settings, tmp_path):
-    from tests.base import build_cast, build_territory
-    from tests.test_api_cases import api
-    from tests.test_exports import exported
+    from tests.base import api, build_cast, build_territory, exported
 
     settings.MEDIA_ROOT = tmp_path
     territory = build_territory()
