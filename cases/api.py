@@ -337,8 +337,12 @@ def _schema_field(field: django_forms.Field) -> serializers.Field:
         return serializers.ListField(child=serializers.FileField(), **common)
     if isinstance(field, forms.YesNoField | django_forms.BooleanField):
         return serializers.BooleanField(**common)
+    if isinstance(field, django_forms.ModelChoiceField) and field.to_field_name:
+        return serializers.CharField(**common)
     if isinstance(field, django_forms.ModelChoiceField | django_forms.IntegerField):
         return serializers.IntegerField(**common)
+    if isinstance(field, django_forms.DateTimeField):
+        return serializers.DateTimeField(**common)
     if isinstance(field, django_forms.ChoiceField) and field.choices:
         return serializers.ChoiceField(list(field.choices), **common)
     max_length = getattr(field, "max_length", None)

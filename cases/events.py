@@ -39,10 +39,11 @@ def event_payload(entry) -> dict:
             "deadline": case.deadline_state,
             "lon": case.location.x,
             "lat": case.location.y,
-            "street": case.street_id,
+            # Where the case was when this happened (a transfer moves it on).
+            "street": entry.street_id,
             "street_district": case.street.district_id,
-            "community": case.community_id,
-            "cell": case.cell_id,
+            "community": entry.community_id,
+            "cell": entry.cell_id,
         },
     }
 

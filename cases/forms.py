@@ -8,10 +8,13 @@ start-up), so the cleaned data is passed to the service as it is.
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import REJECTION_REASONS, Category, ClosureReason, Satisfaction, Source, Urgency
-from grid.models import Department
+from grid.models import Community, Department, Street
+
+User = get_user_model()
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -187,6 +190,58 @@ class ReturnVisitForm(ActionForm):
         empty_value=True,
         initial="true",
     )
+
+
+class UrgeForm(ActionForm):
+    note = forms.CharField(
+        label=_("What must happen, by when"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    due = forms.DateTimeField(
+        label=_("An earlier deadline (optional)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class ReassignForm(ActionForm):
+    to = forms.ModelChoiceField(label=_("To"), queryset=User.objects.none())
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.case is not None:
+            from cases.services.ownership import owners
+
+            self.fields["to"].queryset = owners(self.case)
+            self.fields["to"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class TakeOverForm(ActionForm):
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class TransferForm(ActionForm):
+    """转办: the case lies in another unit than the one it was placed in."""
+
+    community = forms.ModelChoiceField(
+        label=_("To the community"),
+        queryset=Community.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+    )
+    street = forms.ModelChoiceField(
+        label=_("Or to the street (no community)"),
+        queryset=Street.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+    )
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("community")) == bool(data.get("street")):
+            raise forms.ValidationError(_("Choose either a community or a street."))
+        return data
 
 
 class ReportForm(forms.Form):

@@ -181,10 +181,14 @@ class Action:
     # actor, number and the form's fields.
     service: str
     form: type[django_forms.Form]
-    # Does it move the case on? Claiming keeps it where it is.
+    # Does it move the case on? Claiming and supervision keep it where it is.
     moves: bool = True
     # Offered as a form on the case page (claiming is a button of its own).
     on_page: bool = True
+    # Who may do it: the step's owner (its chain), or a supervisor of the
+    # case (the street's leaders and coordinators, the district's
+    # administrators), at any open step.
+    by: str = "owner"
 
     @property
     def slug(self) -> str:
@@ -198,6 +202,18 @@ class Action:
     def states(self) -> list[str]:
         """The steps at which this action is possible."""
         return [s.state for s in STEPS.values() if self.name in s.actions or not self.moves]
+
+
+SUPERVISORS = (
+    Holder(Role.LEADER, Level.STREET),
+    COORDINATORS,
+    ADMINISTRATORS,
+)
+
+
+def supervises(staff: Staffing, case: Case) -> bool:
+    """Is this person one of the case's supervisors (督办, 改派, 转办)?"""
+    return any(holder.allows(staff, case) for holder in SUPERVISORS)
 
 
 Chain = tuple[tuple[Holder, ...], ...]
@@ -304,6 +320,31 @@ ACTIONS: dict[str, Action] = {
         Action("return_visit", _("Return visit"), "case_return_visit", forms.ReturnVisitForm),
         Action("claim", _("Claim"), "task_claim", forms.StepForm, moves=False, on_page=False),
         Action("unclaim", _("Release"), "task_unclaim", forms.StepForm, moves=False, on_page=False),
+        Action("urge", _("Urge (督办)"), "case_urge", forms.UrgeForm, moves=False, by="supervisor"),
+        Action(
+            "reassign",
+            _("Reassign (改派)"),
+            "case_reassign",
+            forms.ReassignForm,
+            moves=False,
+            by="supervisor",
+        ),
+        Action(
+            "take_over",
+            _("Take over"),
+            "case_take_over",
+            forms.TakeOverForm,
+            moves=False,
+            by="supervisor",
+        ),
+        Action(
+            "transfer",
+            _("Transfer (转办)"),
+            "case_transfer",
+            forms.TransferForm,
+            moves=False,
+            by="supervisor",
+        ),
     ]
 }
 
@@ -392,9 +433,14 @@ def step(state: str) -> StepRule | None:
 
 
 def offered(state: str) -> list[Action]:
-    """The actions the case page offers at `state`, in the table's order."""
+    """The actions the case page offers the step's owners at `state`, in the table's order."""
     rule = STEPS.get(state)
     return [ACTIONS[name] for name in rule.actions] if rule else []
+
+
+def supervision() -> list[Action]:
+    """The actions the case page offers a case's supervisors at any open step."""
+    return [a for a in ACTIONS.values() if a.by == "supervisor"]
 
 
 def check_route(state: str, action: str, route: str) -> None:

@@ -264,6 +264,12 @@ ACTION_LABELS = {
     "unclaimed": pgettext_lazy("timeline action", "unclaimed"),
     "near_deadline": pgettext_lazy("timeline action", "near its deadline"),
     "overdue": pgettext_lazy("timeline action", "overdue, supervised (督办)"),
+    "released": pgettext_lazy("timeline action", "claim released"),
+    "urged": pgettext_lazy("timeline action", "urged (督办)"),
+    "reassigned": pgettext_lazy("timeline action", "reassigned (改派)"),
+    "taken_over": pgettext_lazy("timeline action", "taken over by a supervisor"),
+    "transferred_out": pgettext_lazy("timeline action", "transferred away (转办)"),
+    "transferred": pgettext_lazy("timeline action", "transferred here (转办)"),
 }
 
 

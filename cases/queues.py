@@ -14,7 +14,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import loop
-from cases.models import DeadlineState, State
+from cases.models import OPEN_STATES, DeadlineState, State
 from cases.services import staffing, visible_cases
 
 
@@ -58,7 +58,10 @@ def deadline_first(qs):
 
 def my_tasks(user):
     """Steps assigned to me, and steps my role may claim in my territory."""
-    qs = with_task(visible_cases(user).filter(actionable_q(user)))
+    # A step held by me (claimed, reassigned to me, taken over) is mine whoever owns it.
+    qs = with_task(visible_cases(user)).filter(
+        actionable_q(user) | models.Q(task_owner_id=user.pk), state__in=OPEN_STATES
+    )
     qs = qs.filter(models.Q(task_owner_id__isnull=True) | models.Q(task_owner_id=user.pk))
     return (
         deadline_first(qs)

@@ -1,4 +1,8 @@
-"""What the loop does when staffing changes: an ended post gives back its claimed steps."""
+"""What the loop does when staffing changes: claimed steps follow their owners.
+
+Once per transaction, however many posts or assignments it saves (an import
+of thousands), every claim whose holder may no longer act is given back.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,30 @@ from django.db.models.signals import post_save
 from grid.models import CellAssignment, Post
 
 
-def _release_later(user_id: int) -> None:
+def _release_after_commit() -> None:
+    connection = transaction.get_connection()
+    if any(getattr(hook, "releases", False) for _, hook, _ in connection.run_on_commit):
+        return
+
     def release() -> None:
-        from cases.services.ownership import release_claims
+        from cases.services.ownership import release_stale_claims
 
-        user = get_user_model().objects.filter(pk=user_id).first()
-        if user is not None:
-            release_claims(user)
+        release_stale_claims()
 
+    release.releases = True  # type: ignore[attr-defined]
     transaction.on_commit(release)
 
 
-def _tenure_saved(sender, instance, **kwargs) -> None:
-    if instance.ended is not None:
-        _release_later(instance.worker_id if sender is CellAssignment else instance.user_id)
+def _staffing_saved(sender, instance, **kwargs) -> None:
+    _release_after_commit()
 
 
-def _user_saved(sender, instance, **kwargs) -> None:
-    if not instance.is_active:
-        _release_later(instance.pk)
+def _user_saved(sender, instance, created: bool, **kwargs) -> None:
+    if not created and not instance.is_active:
+        _release_after_commit()
 
 
 def connect() -> None:
-    post_save.connect(_tenure_saved, sender=Post, dispatch_uid="release-claims-post")
-    post_save.connect(_tenure_saved, sender=CellAssignment, dispatch_uid="release-claims-cell")
+    post_save.connect(_staffing_saved, sender=Post, dispatch_uid="release-claims-post")
+    post_save.connect(_staffing_saved, sender=CellAssignment, dispatch_uid="release-claims-cell")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="release-claims-user")

@@ -45,6 +45,10 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
         for action in loop.offered(case.state):
             form = (bound or {}).get(action.name) or _form(action, case)
             actions.append({"name": action.name, "title": action.title, "form": form})
+    if case.is_open and task is not None and services.supervises(request.user, case):
+        for action in loop.supervision():
+            form = (bound or {}).get(action.name) or _form(action, case)
+            actions.append({"name": action.name, "title": action.title, "form": form})
     duplicates = []
     if case.state == State.TRIAGE and can_act:
         nearby = services.find_duplicates(case, viewer=request.user)

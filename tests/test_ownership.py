@@ -90,21 +90,33 @@ def test_a_department_handled_case_outside_every_community_is_verified_by_the_st
     services.case_verify(actor=cast.coordinator, number=case.number, passed=True)
 
 
-def test_a_claim_is_released_when_its_holder_leaves_the_cell(
-    cast, django_capture_on_commit_callbacks
-):
+def test_a_claim_is_released_when_its_holder_leaves_the_cell(committed_cast):
+    # Committed rows: the release runs when the assignment's change commits.
+    cast = committed_cast
     case = report(cast.worker)
     services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
     services.task_claim(actor=cast.worker, number=case.number)
-    with django_capture_on_commit_callbacks(execute=True):
-        for assignment in CellAssignment.objects.filter(worker=cast.worker):
-            assignment.ended = timezone.now()
-            assignment.save()
+    for assignment in CellAssignment.objects.filter(worker=cast.worker):
+        assignment.ended = timezone.now()
+        assignment.save()
     task = services.open_task(fresh(case))
     assert task.status == STATUS.NEW and task.owner_id is None
     assert fresh(case).timeline.order_by("seq").last().action == "released"
     assert case.number in inbox(cast.worker2)
     services.case_handle(actor=cast.worker2, number=case.number, result="已清理")
+
+
+def test_a_step_a_superuser_holds_stays_in_their_inbox_until_they_let_it_go(committed_cast):
+    cast = committed_cast
+    case = report(cast.admin, point=(114.312, 30.548))  # street B: nobody there
+    services.task_claim(actor=cast.admin, number=case.number)
+    dispatcher_b2 = make_user("dispatcher-b2")
+    community_b2 = fresh(case).community
+    Post.objects.create(user=dispatcher_b2, role=Role.DISPATCHER, community=community_b2)
+    # Held like a step a supervisor took over: theirs, and in their inbox.
+    assert case.number in inbox(cast.admin) and case.number not in inbox(dispatcher_b2)
+    services.task_unclaim(actor=cast.admin, number=case.number)
+    assert case.number in inbox(dispatcher_b2) and case.number not in inbox(cast.admin)
 
 
 def test_a_claim_whose_holder_lost_the_post_without_a_save_does_not_block(cast):

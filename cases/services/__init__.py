@@ -14,12 +14,14 @@ only after commit.
 - deadlines: time limits, clocks and the sweeper's 督办;
 - photos: checked uploads;
 - report: logging a new case;
-- steps: the loop's actions (triage … return visit, claim).
+- steps: the loop's actions (triage … return visit, claim);
+- ownership: who owns a step now, claims given back, stranded cases;
+- supervision: urge, reassign, take over, transfer.
 """
 
 from cases.services.deadlines import deadline_sweep, time_limit
 from cases.services.errors import NotFound, ServiceError
-from cases.services.permissions import can_act, shows_party_phones, staffing
+from cases.services.permissions import can_act, shows_party_phones, staffing, supervises
 from cases.services.report import ReportResult, case_report
 from cases.services.selectors import find_duplicates, get_case_for, open_task, visible_cases
 from cases.services.steps import (
@@ -34,6 +36,12 @@ from cases.services.steps import (
     task_claim,
     task_unclaim,
 )
+from cases.services.supervision import (
+    case_reassign,
+    case_take_over,
+    case_transfer,
+    case_urge,
+)
 from cases.services.timeline import entry_for, record, record_many
 
 __all__ = [
@@ -44,11 +52,15 @@ __all__ = [
     "case_dispatch",
     "case_handle",
     "case_mediate",
+    "case_reassign",
     "case_reject",
     "case_report",
     "case_return",
     "case_return_visit",
+    "case_take_over",
+    "case_transfer",
     "case_triage",
+    "case_urge",
     "case_verify",
     "deadline_sweep",
     "entry_for",
@@ -59,6 +71,7 @@ __all__ = [
     "record_many",
     "shows_party_phones",
     "staffing",
+    "supervises",
     "task_claim",
     "task_unclaim",
     "time_limit",

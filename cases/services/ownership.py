@@ -65,6 +65,26 @@ def release_claims(user: AnyUser) -> list[Case]:
     return released
 
 
+def release_stale_claims() -> list[Case]:
+    """Give back every claimed step whose holder may no longer act on it.
+
+    After any change of staffing: a post that ends takes its holder's claims
+    with it, and a post that starts may move a step to a closer level than
+    the person who claimed it (a superuser, a supervisor who took it over).
+    """
+    from django.contrib.auth import get_user_model
+
+    holders = (
+        Task.objects.filter(status=STATUS.ASSIGNED, flow_task_type="HUMAN")
+        .values_list("owner_id", flat=True)
+        .distinct()
+    )
+    released = []
+    for user in get_user_model().objects.filter(pk__in=holders):
+        released += release_claims(user)
+    return released
+
+
 def unowned() -> QuerySet[Case]:
     """Open cases at a step nobody in its chain can take now (only a superuser could)."""
     q = Q(pk__in=[])
@@ -84,9 +104,7 @@ def stranded(limit: int = 1000, *, viewer: AnyUser | None = None) -> list[Strand
     cases = unowned()
     if viewer is not None:
         cases = cases.filter(pk__in=visible_cases(viewer).values("pk"))
-    cases = cases.select_related(
-        "street__district", "community", "cell", "department", "handler"
-    )
+    cases = cases.select_related("street__district", "community", "cell", "department", "handler")
     return [Stranded(case, missing(case)) for case in cases.order_by("pk")[:limit]]
 
 
@@ -142,3 +160,39 @@ def _supervisors_of(case: Case) -> list[int]:
         return people
     district = posts.filter(role=Role.ADMINISTRATOR, district_id=case.street.district_id)
     return sorted(set(district.values_list("user_id", flat=True)))
+
+
+def owners(case: Case) -> QuerySet:
+    """The people the step belongs to now: its chain's first level with anyone."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True)
+    rule = loop.step(case.state)
+    if rule is None:
+        return users.none()
+    level = rule.first_staffed(case)
+    if level is None:
+        return users.filter(is_superuser=True).order_by("username")
+    q = Q(pk__in=[])
+    for holder in rule.chain[level]:
+        q |= _holders_of(holder, case)
+    people = users.filter(q)
+    if rule.independent and case.handler_id:
+        people = people.exclude(pk=case.handler_id)
+    return people.distinct().order_by("username")
+
+
+def _holders_of(holder: loop.Holder, case: Case) -> Q:
+    from grid.models import CellAssignment
+
+    if holder.level == loop.Level.CELL and case.cell_id:
+        cells = CellAssignment.objects.current().filter(cell_id=case.cell_id)
+        return Q(pk__in=cells.values("worker_id"))
+    if holder.level == loop.Level.CELL:
+        unit = {"community_id": case.community_id}
+    elif holder.level == loop.Level.DISTRICT:
+        unit = {"district_id": case.street.district_id}
+    else:
+        unit = {f"{holder.level}_id": getattr(case, f"{holder.level}_id")}
+    posts = Post.objects.current().filter(role=holder.role, **unit)
+    return Q(pk__in=posts.values("user_id"))

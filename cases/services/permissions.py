@@ -45,11 +45,32 @@ def can_act(
     rule = loop.step(state or case.state)
     if rule is None:
         return False
-    level = rule.level_of(staffing(user, territory), case, user.pk)
-    if level is None:
-        return user.is_superuser and rule.first_staffed(case) is None
+    staff = staffing(user, territory)
+    level = rule.level_of(staff, case, user.pk)
     # The closest level answers without a query: this user is in it.
-    return level == 0 or rule.first_staffed(case) == level
+    if level == 0 or (level is not None and rule.first_staffed(case) == level):
+        return True
+    if level is None and user.is_superuser and rule.first_staffed(case) is None:
+        return True
+    # A supervisor who took the step over (or had it reassigned to them) holds it.
+    independent = rule.independent and case.handler_id == user.pk
+    supervisor = user.is_superuser or loop.supervises(staff, case)
+    return supervisor and not independent and _holds_task(user, case)
+
+
+def supervises(user: AnyUser, case: Case, *, territory: Territory | None = None) -> bool:
+    """One of the case's supervisors: its street's leaders and coordinators, its
+    district's administrators, or a superuser."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or loop.supervises(staffing(user, territory), case)
+
+
+def _holds_task(user: AnyUser, case: Case) -> bool:
+    from cases.services.selectors import open_task
+
+    task = open_task(case)
+    return task is not None and task.owner_id == user.pk
 
 
 def shows_party_phones(

@@ -38,7 +38,7 @@ from cases.models import (
 )
 from cases.services.deadlines import enter_state
 from cases.services.errors import ServiceError
-from cases.services.permissions import can_act
+from cases.services.permissions import can_act, supervises
 from cases.services.photos import Checked, check_photos, save_photos
 from cases.services.selectors import get_case_for, open_task, visible_cases
 from cases.services.timeline import record
@@ -95,6 +95,12 @@ def _begin(actor: AnyUser, number: str, task_id: int | None, action: str) -> Ste
             _("This step of case %(n)s was already completed; reload to see where it is now.")
             % {"n": case.number}
         )
+    if loop.ACTIONS[action].by == "supervisor":
+        if not supervises(actor, case):
+            raise ServiceError(
+                _("Only the supervisors of case %(n)s may do this.") % {"n": case.number}
+            )
+        return StepContext(case, task, actor, timezone.now(), case.state, action)
     if not can_act(actor, case):
         raise ServiceError(_("You cannot act on this step of case %(n)s.") % {"n": case.number})
     if task.owner_id and task.owner_id != actor.pk and can_act(task.owner, case):

@@ -196,7 +196,9 @@
   function drawEvent(event) {
     var c = event.case;
     c.group = c.category.slice(0, 2);
-    if (OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
+    // A case transferred away (转办) leaves this map; it appears on its new street's.
+    var here = event.action !== "transferred_out";
+    if (here && OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
   }
   function resumeAfter() {
     // A little before the newest event seen: one overtaken by later ones just
