@@ -1,4 +1,6 @@
-# GridCase production image: daphne serving project.asgi; static files through whitenoise.
+# GridCase production image: gunicorn with uvicorn workers serving project.asgi;
+# static files through whitenoise. Runtime dependencies only (requirements.lock):
+# no test, browser or lint tools.
 # Debian 12 underneath, the same GDAL/GEOS/PROJ and SpatiaLite as `make run`; the
 # python.org build links Debian's libsqlite3 and can load SpatiaLite.
 FROM python:3.11-slim-bookworm
@@ -36,5 +38,7 @@ RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home g
 USER gridcase
 
 EXPOSE 8000
-# daphne through `serve`, which also runs the deadline sweeper when TIMERS=inprocess.
-CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# project/gunicorn.conf.py reads HOST, PORT and WEB_WORKERS; with TIMERS=inprocess
+# (the default) the worker also runs the deadline sweeper.
+ENV HOST=0.0.0.0 PORT=8000
+CMD ["gunicorn", "-c", "project/gunicorn.conf.py", "project.asgi:application"]

@@ -12,10 +12,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := gettext gdal-bin libsqlite3-mod-spatialite binutils python3-venv python3-dev
 TEST_PACKAGES := chromium fonts-wqy-microhei
 
-.PHONY: run test lint format system-deps test-system-deps postgis-deps venv migrate demo static messages clean
+.PHONY: run test lint format system-deps test-system-deps postgis-deps venv lock migrate demo static messages clean
 
+# gunicorn with uvicorn workers, configured in project/gunicorn.conf.py (WEB_WORKERS,
+# default 1). With the default TIMERS=inprocess the worker runs the deadline sweeper.
 run: venv postgis-deps migrate demo static
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c project/gunicorn.conf.py project.asgi:application
 
 test: venv test-system-deps postgis-deps static
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
@@ -42,11 +44,18 @@ postgis-deps:
 
 venv: system-deps $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The development environment: what runs in production (requirements.lock) and
+# the tools to test and measure it (requirements-dev.lock holds both).
+$(VENV)/.installed: requirements-dev.lock requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q -r requirements-dev.lock
 	touch $@
+
+# Both lock files from pyproject.toml, keeping every pin they share the same.
+lock: venv
+	$(VENV)/bin/pip-compile -q --extra=bench --extra=dev --no-emit-find-links --no-emit-index-url --strip-extras --output-file=requirements-dev.lock pyproject.toml
+	$(VENV)/bin/pip-compile -q --no-emit-find-links --no-emit-index-url --strip-extras --output-file=requirements.lock pyproject.toml
 
 migrate:
 	mkdir -p var

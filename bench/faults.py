@@ -4,7 +4,7 @@
 
 Brings up its own PostgreSQL cluster (initdb, a free port, run as the
 `postgres` user) and its own Redis, so stopping them touches nothing else on
-the machine. Serves GridCase with `manage.py serve --workers 2` on them, and
+the machine. Serves GridCase with the production server (gunicorn, 2 uvicorn workers) on them, and
 while retrying clients report cases (each with a client id) and live maps
 follow street A, it
 
@@ -289,12 +289,14 @@ def start_maps(url: str, cookie: str, count: int):
 
 
 def serve(env: dict) -> tuple[subprocess.Popen, str]:
+    from tests.live import APPLICATION, SERVER
+
     port = free_port()
     log = open(ROOT / "var" / f"faults-{port}.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--workers", "2", "--port", str(port)],
+        [*SERVER, APPLICATION],
         cwd=ROOT,
-        env=env,
+        env=env | {"HOST": "127.0.0.1", "PORT": str(port), "WEB_WORKERS": "2"},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -313,8 +315,9 @@ def serve(env: dict) -> tuple[subprocess.Popen, str]:
 
 
 def web_workers(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    from tests.live import workers_of
+
+    return workers_of(pid)
 
 
 def main() -> int:

@@ -3,8 +3,8 @@
     DATABASE_URL=postgis://…/gridcase_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/intake.py --requests 1000 --clients 32 --workers 2
 
-`manage.py serve --workers N` on the database; CLIENTS threads post reports
-with API tokens, two ways:
+The production server (gunicorn with N uvicorn workers, tests/live.py) on the
+database; CLIENTS threads post reports with API tokens, two ways:
 
 - closed loop: each client sends its next report when the last is answered
   (the most the server takes; latency = clients / throughput);
@@ -106,15 +106,6 @@ class CPUMeter:
             f"(user {1000 * self.user / n:.1f}, system {1000 * self.system / n:.1f}), "
             f"PostgreSQL {1000 * self.postgres / n:.1f} ms"
         )
-
-
-def workers_of(pid: int) -> list[int]:
-    """The daphne processes: the supervisor's children, or the server itself."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return [int(c) for c in children] or [pid]
 
 
 def through_api(
@@ -246,7 +237,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     from cases.models import Category, EventSequence
-    from tests.live import live_server
+    from tests.live import live_server, workers_of
 
     street = Street.objects.order_by("pk").first()
     cells = list(GridCell.objects.filter(community__street=street)[:20])
@@ -271,7 +262,7 @@ def main() -> None:
     # few times an hour: the per-token limit (1,200/min) is not what is measured,
     # and at 150 reports/s eight tokens would reach it.
     with live_server(
-        args=("--workers", str(args.workers)),
+        workers=args.workers,
         **PRODUCTION_LIKE,
         API_RATE="1000000/min",
     ) as url:
@@ -290,7 +281,7 @@ def main() -> None:
             url, tokens, points, args.requests, args.clients, rate=args.rate
         )
         rss = [peak_rss_mb(pid) for pid in workers]
-    server = f"daphne × {args.workers}"
+    server = f"gunicorn + uvicorn × {args.workers}"
     print("| path | reports/s | latency |")
     print("|---|---|---|")
     closed_rate = args.requests / seconds

@@ -127,7 +127,7 @@ def main() -> None:
     # The session's hash is keyed with the server's SECRET_KEY, not this process's.
     with override_settings(SECRET_KEY=PRODUCTION_LIKE["SECRET_KEY"]):
         cookie = session_cookie(leader)
-    with live_server(args=("--workers", str(args.workers)), **PRODUCTION_LIKE) as base:
+    with live_server(workers=args.workers, **PRODUCTION_LIKE) as base:
         url = base.replace("http://", "ws://") + "/ws/map/"
         for clients in args.clients:
             sent.clear()

@@ -1,9 +1,10 @@
 """ASGI entry point: HTTP through Django's own handler, WebSockets through channels.
 
-Served by a standard server that manages its own worker processes (see
-docs/deploy.md for the command line and docs/benchmarks.md for the choice).
+Served by gunicorn with uvicorn workers (project/gunicorn.conf.py), which
+imports this module in each worker process.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -15,6 +16,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
 
@@ -26,3 +29,17 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Import every view now and keep what start-up built (models, URL patterns,
+# translations: alive as long as the worker) out of the garbage collector's
+# full passes, which would otherwise walk it while a request waits.
+get_resolver().url_patterns  # noqa: B018
+gc.collect()
+gc.freeze()
+
+if settings.TIMERS == "inprocess":
+    # The embedded default (one worker): the deadline sweeper in a thread of
+    # the web process. Deployments run `manage.py run_timers` instead.
+    from cases.timers import start_in_process
+
+    start_in_process()

@@ -1,6 +1,6 @@
-"""A real GridCase server (daphne, `manage.py serve`) on the test database, for
-browser and multi-process tests. Use it from transactional tests: the server
-is another process and sees only committed rows."""
+"""A real GridCase server (gunicorn with uvicorn workers, as deployed) on the test
+database, for browser and multi-process tests. Use it from transactional tests:
+the server is another process and sees only committed rows."""
 
 from __future__ import annotations
 
@@ -41,9 +41,17 @@ class ServerURL(str):
     pid: int
 
 
+# The production command line, from its one configuration (project/gunicorn.conf.py).
+SERVER = [sys.executable, "-m", "gunicorn", "-c", "project/gunicorn.conf.py"]
+APPLICATION = "project.asgi:application"
+
+
 @contextmanager
-def live_server(*, args: tuple[str, ...] = (), **env):
-    """Start `manage.py serve` (with `args`) on a free port against the test database."""
+def live_server(*, workers: int = 1, **env):
+    """Start the server with `workers` on a free port against the test database.
+
+    `url.pid` is gunicorn's master; its workers are its children.
+    """
     port = free_port()
     environment = (
         os.environ
@@ -51,6 +59,9 @@ def live_server(*, args: tuple[str, ...] = (), **env):
             "DATABASE_URL": server_database_url(),
             "TIMERS": "off",
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_WORKERS": str(workers),
         }
         | env
     )
@@ -59,7 +70,7 @@ def live_server(*, args: tuple[str, ...] = (), **env):
     (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone's benchmarks run before anything made it
     log = open(ROOT / "var" / f"live-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), *args],
+        [*SERVER, APPLICATION],
         cwd=ROOT,
         env=environment,
         stdout=log,
@@ -82,12 +93,21 @@ def live_server(*, args: tuple[str, ...] = (), **env):
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
+        process.terminate()  # gunicorn stops its workers gracefully on SIGTERM
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def workers_of(pid: int) -> list[int]:
+    """The server's worker processes: its master's children."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in children]
 
 
 def post_json(url: str, data: dict, token: str) -> dict:

@@ -176,7 +176,7 @@ def test_the_compose_file_runs_the_timers_beside_the_web_process():
         assert environment["DATABASE_URL"].startswith("postgis://")
         assert environment["REDIS_URL"].startswith("redis://")
     assert services["timers"]["command"] == ["python", "manage.py", "run_timers"]
-    assert "command" not in services["web"]  # the image's CMD: manage.py serve
+    assert "command" not in services["web"]  # the image's CMD: gunicorn
     for name in ("web", "timers"):
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
@@ -199,3 +199,19 @@ def test_a_static_file_missing_from_the_collected_set_does_not_fail_the_page(tmp
 
     storage = StaticStorage(location=tmp_path, base_url="/static/")  # nothing collected here
     assert storage.url("gridcase/app.css") == "/static/gridcase/app.css"
+
+
+def test_the_image_serves_with_gunicorn_and_installs_no_development_tools():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert json.loads(cmd[len("CMD") :]) == [
+        "gunicorn",
+        "-c",
+        "project/gunicorn.conf.py",
+        "project.asgi:application",
+    ]
+    assert "pip install -r requirements.lock" in dockerfile
+    runtime = (ROOT / "requirements.lock").read_text()
+    for tool in ("pytest", "playwright", "ruff", "schemathesis", "pip-tools"):
+        assert f"\n{tool}==" not in runtime, tool
+    assert "\ngunicorn==" in runtime and "\nuvicorn-worker==" in runtime

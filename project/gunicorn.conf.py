@@ -1,0 +1,30 @@
+"""gunicorn's settings for GridCase: one place for `make run`, the tests, the image and bench/.
+
+    gunicorn -c project/gunicorn.conf.py project.asgi:application
+
+gunicorn starts, watches and restarts the worker processes; each worker is
+uvicorn (uvloop, httptools) running project.asgi: Django's own handler for
+HTTP, channels for the map's WebSocket. Chosen by measurement against
+daphne and granian (docs/benchmarks.md, "Servers").
+"""
+
+import os
+
+bind = f"{os.getenv('HOST', '127.0.0.1')}:{os.getenv('PORT', '8000')}"
+# One process uses one core at a time: one worker per core. Several need Redis
+# (REDIS_URL): the in-memory channel layer is per process.
+workers = int(os.getenv("WEB_WORKERS", "1"))
+worker_class = "uvicorn_worker.UvicornWorker"
+# Bursts of phones reconnecting at once.
+backlog = 1024
+keepalive = 5
+# SIGTERM: finish what is in flight, then stop.
+graceful_timeout = 30
+timeout = 60
+# Behind a proxy, the addresses whose X-Forwarded-* headers are trusted.
+forwarded_allow_ips = os.getenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Its control socket would go under $HOME, which the image keeps read-only.
+control_socket_disable = True
+accesslog = os.getenv("ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.getenv("LOG_LEVEL", "info").lower()
