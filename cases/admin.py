@@ -34,9 +34,15 @@ class DeadlineRuleAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarDay)
 class CalendarDayAdmin(admin.ModelAdmin):
-    list_display = ["day", "is_workday", "name"]
-    list_filter = ["is_workday"]
+    list_display = ["day", "is_workday", "name", "edited"]
+    list_filter = ["is_workday", "edited"]
     date_hierarchy = "day"
+    readonly_fields = ["edited"]
+
+    def save_model(self, request, obj, form, change):
+        # An administrator's word stands: `load_calendar` will not change this day.
+        obj.edited = True
+        super().save_model(request, obj, form, change)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -33,6 +33,7 @@ from cases.models import (
     State,
     Urgency,
 )
+from grid.models import Community, Department, GridCell, Street
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -251,12 +252,13 @@ def metrics_view(request: Request) -> Response:
     units = metrics(
         services.visible_cases(request.user), start=p["start"], end=p["end"], group=p["group"]
     )
+    names = _unit_names(p["group"], units)
     return Response(
         {
             "group": p["group"],
             "units": [
                 {
-                    "id": pk,
+                    **names.get(pk, {"code": None, "name": None}),
                     **{k: v for k, v in vars(u).items() if k != "unit_id"},
                     "response_rate": u.response_rate,
                     "resolution_rate": u.resolution_rate,
@@ -266,6 +268,17 @@ def metrics_view(request: Request) -> Response:
             ],
         }
     )
+
+
+def _unit_names(group: str, units: dict) -> dict[int, dict[str, str | None]]:
+    """Each unit's public code and name (a department has no code: its id)."""
+    model = {"cell": GridCell, "community": Community, "street": Street}.get(group, Department)
+    rows = model.objects.filter(pk__in=[pk for pk in units if pk is not None])
+    if model is Department:
+        return {d.pk: {"code": str(d.pk), "name": d.name} for d in rows}
+    if model is GridCell:
+        return {c.pk: {"code": c.code, "name": c.code} for c in rows.only("code")}
+    return {u.pk: {"code": u.code, "name": u.name} for u in rows.only("code", "name")}
 
 
 def _case_or_404(request: Request, number: str) -> Case:

@@ -107,16 +107,22 @@ class CategoryRow(serializers.Serializer):
 
 
 class Unit(serializers.Serializer):
-    id = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(
+        allow_null=True, help_text="the unit's code (a department's id); null: cases in no unit"
+    )
+    name = serializers.CharField(allow_null=True)
     reported = serializers.IntegerField()
     by_state = serializers.DictField(child=serializers.IntegerField())
     by_category = serializers.DictField(child=serializers.IntegerField())
     open = serializers.IntegerField()
-    overdue = serializers.IntegerField()
+    overdue = serializers.IntegerField(help_text="open and past the deadline now")
+    closed_late = serializers.IntegerField(help_text="closed after going past a deadline")
+    urges = serializers.IntegerField(help_text="督办: the system's at red and supervisors'")
     closed = serializers.IntegerField()
     rejected = serializers.IntegerField()
     reopens = serializers.IntegerField()
     triaged = serializers.IntegerField()
+    response_due = serializers.IntegerField(help_text="answered, or waiting past the deadline")
     triaged_in_time = serializers.IntegerField()
     accepted = serializers.IntegerField()
     resolved = serializers.IntegerField()

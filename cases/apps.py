@@ -7,7 +7,7 @@ class CasesConfig(AppConfig):
     verbose_name = _("Cases")
 
     def ready(self) -> None:
-        from cases import loop, reference, signals
+        from cases import checks, loop, reference, signals  # noqa: F401 (checks registers)
 
         reference.connect()
         signals.connect()

@@ -37,6 +37,7 @@ def event_payload(entry) -> dict:
             "urgency": case.urgency,
             "major_hazard": case.major_hazard,
             "deadline": case.deadline_state,
+            "supervised": case.supervised,
             "lon": case.location.x,
             "lat": case.location.y,
             # Where the case was when this happened (a transfer moves it on).

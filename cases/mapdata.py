@@ -147,6 +147,7 @@ def marker(case: Case) -> dict:
         "urgency": case.urgency,
         "major_hazard": case.major_hazard,
         "deadline": case.deadline_state,
+        "supervised": case.supervised,
         "cell": case.cell_id,
         "community": case.community_id,
     }
@@ -182,6 +183,7 @@ def snapshot(user, filters: Filters, bbox: tuple[float, float, float, float] | N
                 "urgency",
                 "major_hazard",
                 "deadline_state",
+                "supervised",
                 "cell_id",
                 "community_id",
             )

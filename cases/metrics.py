@@ -1,9 +1,15 @@
 """Performance figures for any period, per grid cell, community, street or department.
 
-三率: response rate (triaged within its limit), resolution rate (accepted
-cases closed as resolved, by agreement or referral) and satisfaction rate
-(满意 + 基本满意 among rated return visits). Each unit's figures come from a
-handful of grouped queries, not one query per unit.
+三率, over the cases reported in the period (docs/metrics.md defines each with
+a worked example):
+
+- response rate: cases answered (triaged, dispatched or rejected) by their
+  response deadline, among those answered or already past that deadline;
+- resolution rate: cases closed resolved, by agreement or by referral, among
+  the accepted (not rejected) ones; closed unsatisfied is not resolved;
+- satisfaction rate: 满意 + 基本满意 among rated return visits.
+
+Each unit's figures come from a handful of grouped queries, not one query per unit.
 """
 
 from __future__ import annotations
@@ -12,9 +18,18 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
-from cases.models import OPEN_STATES, Case, ClosureReason, DeadlineState, Satisfaction, State
+from cases.models import (
+    OPEN_STATES,
+    Case,
+    ClosureReason,
+    DeadlineState,
+    Satisfaction,
+    State,
+    TimelineEntry,
+)
 
 GROUPS = {
     "cell": "cell_id",
@@ -22,12 +37,9 @@ GROUPS = {
     "street": "street_id",
     "department": "department_id",
 }
-RESOLVED = [
-    ClosureReason.RESOLVED,
-    ClosureReason.AGREEMENT,
-    ClosureReason.REFERRED,
-    ClosureReason.UNSATISFIED_FINAL,
-]
+RESOLVED = [ClosureReason.RESOLVED, ClosureReason.AGREEMENT, ClosureReason.REFERRED]
+# The system's 督办 at red and a supervisor's are both urges.
+URGES = ["overdue", "urged"]
 
 
 @dataclass
@@ -37,11 +49,17 @@ class UnitMetrics:
     by_state: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, int] = field(default_factory=dict)
     open: int = 0
+    # Open and red now, and closed after having gone red at some step.
     overdue: int = 0
+    closed_late: int = 0
+    urges: int = 0
     closed: int = 0
     rejected: int = 0
     reopens: int = 0
+    # Answered (triaged, dispatched or rejected), and due for an answer:
+    # answered, or still waiting past the response deadline.
     triaged: int = 0
+    response_due: int = 0
     triaged_in_time: int = 0
     accepted: int = 0
     resolved: int = 0
@@ -52,7 +70,7 @@ class UnitMetrics:
 
     @property
     def response_rate(self) -> float | None:
-        return _rate(self.triaged_in_time, self.triaged)
+        return _rate(self.triaged_in_time, self.response_due)
 
     @property
     def resolution_rate(self) -> float | None:
@@ -82,6 +100,7 @@ def metrics(
     end: datetime,
     group: str = "street",
     counts_only: bool = False,
+    now: datetime | None = None,
 ) -> dict[int | None, UnitMetrics]:
     """Figures for cases reported in [start, end), grouped by `group`.
 
@@ -89,11 +108,13 @@ def metrics(
     over the period's cases: a city's month is ~200,000 of them. Callers that
     need only the counts and 三率 (the map's stats strip) pass counts_only=True
     and get one pass: no breakdown by state or category (`reported`,
-    `by_state`, `by_category` stay empty) and no times to close, which read
-    every closed case of the period into Python for the p90.
+    `by_state`, `by_category` stay empty), no urges and no times to close,
+    which read every closed case of the period into Python for the p90.
     """
     key = GROUPS[group]
+    now = now or timezone.now()
     period = cases.filter(reported_at__gte=start, reported_at__lt=end)
+    went_red = Exists(TimelineEntry.objects.filter(case=OuterRef("pk"), action="overdue"))
     units: dict[int | None, UnitMetrics] = {}
 
     def unit(pk) -> UnitMetrics:
@@ -104,10 +125,15 @@ def metrics(
     totals = period.values(key).annotate(
         open=Count("pk", filter=Q(state__in=OPEN_STATES)),
         overdue=Count("pk", filter=Q(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)),
+        closed_late=Count("pk", filter=Q(went_red, state=State.CLOSED)),
         closed=Count("pk", filter=Q(state=State.CLOSED)),
         rejected=Count("pk", filter=Q(state=State.REJECTED)),
         reopens=Sum("reopen_count"),
         triaged=Count("pk", filter=Q(triaged_at__isnull=False)),
+        response_due=Count(
+            "pk",
+            filter=Q(triaged_at__isnull=False) | Q(triaged_at__isnull=True, triage_due__lt=now),
+        ),
         triaged_in_time=Count("pk", filter=Q(triaged_at__lte=F("triage_due"))),
         accepted=Count("pk", filter=~Q(state=State.REJECTED)),
         resolved=Count("pk", filter=Q(state=State.CLOSED, closure_reason__in=RESOLVED)),
@@ -121,8 +147,15 @@ def metrics(
         for name, value in row.items():
             setattr(u, name, value or 0)
     if not counts_only:
+        _add_urges(unit, period, key)
         _add_durations(units, period, key)
     return units
+
+
+def _add_urges(unit, period: QuerySet[Case], key: str) -> None:
+    urges = TimelineEntry.objects.filter(case__in=period, action__in=URGES)
+    for row in urges.values(f"case__{key}").annotate(n=Count("pk")):
+        unit(row[f"case__{key}"]).urges = row["n"]
 
 
 def _add_breakdowns(unit, period: QuerySet[Case], key: str) -> None:
@@ -149,10 +182,13 @@ SUMMED = [
     "reported",
     "open",
     "overdue",
+    "closed_late",
+    "urges",
     "closed",
     "rejected",
     "reopens",
     "triaged",
+    "response_due",
     "triaged_in_time",
     "accepted",
     "resolved",

@@ -430,6 +430,8 @@ class CalendarDay(models.Model):
     day = models.DateField(_("day"), unique=True)
     is_workday = models.BooleanField(_("working day"))
     name = models.CharField(_("name"), max_length=60, blank=True)
+    # Set when an administrator saves the day: `load_calendar` leaves it alone.
+    edited = models.BooleanField(_("edited by an administrator"), default=False)
 
     class Meta:
         verbose_name = _("calendar day")

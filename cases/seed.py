@@ -1,8 +1,8 @@
 """Reference data GridCase starts with; administrators edit it afterwards.
 
-Migration 0002 loads it once. Holidays: the State Council's 2026 arrangement
-(国办发明电〔2025〕号, published November 2025); add each new year's notice
-through the admin when it is published.
+Migration 0002 loads it once. Holidays: the State Council's 2026 arrangement;
+migration 0005 and `manage.py load_calendar` load every year the installed
+chinesecalendar carries (cases.calendar_sources), and a newer notice from a file.
 """
 
 from __future__ import annotations

@@ -35,6 +35,15 @@ def sweep() -> int:
     return total
 
 
+def check_calendar() -> None:
+    """Warn every check while the year's (or, in December, next year's) holidays are missing."""
+    from cases.checks import calendar_warning
+
+    message = calendar_warning()
+    if message:
+        logger.warning("Calendar: %s", message)
+
+
 def check_ownership() -> int:
     """Alert the streets of open cases nobody in their chain can take (cases.services.ownership)."""
     from cases.services.ownership import alert_unowned
@@ -57,6 +66,7 @@ def run_forever(stop: threading.Event, interval: float | None = None) -> None:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.OWNERSHIP_CHECK_SECONDS
                 check_ownership()
+                check_calendar()
         except Exception:  # a failed sweep is retried on the next tick, never fatal
             logger.exception("Deadline timer sweep failed")
         finally:

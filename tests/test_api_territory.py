@@ -90,6 +90,7 @@ def test_metrics_through_the_api(cast, territory):
         .json()
     )
     (unit,) = data["units"]
-    assert unit["id"] == territory.a1.pk and unit["reported"] == 1 and unit["open"] == 1
+    assert (unit["code"], unit["name"]) == (territory.a1.code, territory.a1.name)
+    assert unit["reported"] == 1 and unit["open"] == 1
     backwards = api(cast.leader).get("/api/v1/metrics/", {"start": end, "end": start})
     assert backwards.status_code == 400

@@ -115,3 +115,14 @@ def test_supervision_from_the_case_page_and_the_api(client, cast, territory):
         f"/api/v1/cases/{other.number}/take-over/", {"reason": "x"}, format="json"
     )
     assert refused.status_code == 400 and "supervisors" in refused.json()["detail"]
+
+
+def test_an_urge_reaches_the_live_map_and_its_snapshot(cast, client):
+    from cases.events import event_payload
+
+    case = onsite(cast)
+    entry = services.case_urge(actor=cast.leader, number=case.number, note="今天办结")
+    assert event_payload(entry)["case"]["supervised"] is True
+    client.force_login(cast.leader)
+    (marker,) = client.get("/map/snapshot.json").json()["markers"]
+    assert marker["number"] == case.number and marker["supervised"] is True

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from cases import loop, reference, seed
 from cases.calendar import CHINA, Calendar
-from cases.models import Case, Category, DeadlineState, Notification, State
+from cases.models import Case, Category, DeadlineState, LimitUnit, Notification, State
 from cases.services.timeline import entry_for, record_many
 from grid.models import Post, Role
 
@@ -43,9 +43,15 @@ def start_clock(case: Case, now: datetime) -> None:
     # In UTC, as the database gives them back: a case just saved and the same
     # case read again must answer alike (the API's 201 and its GET).
     case.step_due = calendar.add(now, amount, unit).astimezone(UTC)
-    case.step_warn_at = calendar.add(now, amount * WARN_FRACTION, unit).astimezone(UTC)
+    warn_at = calendar.add(now, amount * WARN_FRACTION, unit)
+    if unit != LimitUnit.HOURS:
+        # A yellow warning is for someone at their desk: not at 08:09 or on a Sunday.
+        warn_at = min(calendar.in_office_hours(warn_at), case.step_due)
+    case.step_warn_at = warn_at.astimezone(UTC)
     case.deadline_check_at = case.step_warn_at
-    if case.state == State.TRIAGE and case.triage_due is None:
+    if case.triage_due is None:
+        # The response deadline: the first step's, triage or (a major hazard)
+        # the street's dispatch. The response rate counts against it.
         case.triage_due = case.step_due
 
 

@@ -104,7 +104,8 @@
 
   // ---- snapshot, markers, stats -----------------------------------------------
   function markerIcon(c) {
-    var cls = "case-marker deadline-" + c.deadline + (c.major_hazard ? " hazard" : "");
+    var cls = "case-marker deadline-" + c.deadline + (c.major_hazard ? " hazard" : "") +
+      (c.supervised ? " supervised" : "");
     var size = c.major_hazard ? 20 : 14;
     return L.divIcon({ className: cls, iconSize: [size, size], html: "", bgPos: null });
   }
@@ -112,7 +113,7 @@
     var existing = state.markers[c.number];
     if (existing) layers.markers.removeLayer(existing);
     var m = L.marker(shift(c.lon, c.lat), { icon: markerIcon(c), title: c.number, riseOnHover: true });
-    m.on("add", function () { var el = m.getElement(); if (el) { el.style.background = GROUP_COLOURS[c.group] || "#6b7280"; el.dataset.number = c.number; el.dataset.deadline = c.deadline; } });
+    m.on("add", function () { var el = m.getElement(); if (el) { el.style.background = GROUP_COLOURS[c.group] || "#6b7280"; el.dataset.number = c.number; el.dataset.deadline = c.deadline; el.dataset.supervised = c.supervised ? "1" : ""; } });
     m.on("click", function () { showCase(c.number); });
     state.markers[c.number] = m;
     layers.markers.addLayer(m);
