@@ -144,3 +144,36 @@ def test_the_full_stack_authenticates_by_session_cookie(cast, client):
         assert await stranger.receive_output() == {"type": "websocket.close", "code": 4403}
 
     async_to_sync(scenario)()
+
+
+def test_a_case_transferred_to_another_street_leaves_one_map_and_reaches_the_other(cast):
+    from cases import services
+    from grid.models import Community, Post, Role
+    from tests.base import make_user
+
+    async def scenario():
+        admin = await database_sync_to_async(_district_admin)()
+        leader_a = await connected(cast.leader)
+        outsider = await connected(cast.outsider)  # community B1's dispatcher
+        case = await database_sync_to_async(report)(cast.worker)
+        (reported,) = await events_of(leader_a, 1)
+        assert reported["case"]["number"] == case.number
+        b1 = await database_sync_to_async(Community.objects.get)(code__endswith="003001")
+        await database_sync_to_async(services.case_transfer)(
+            actor=admin, number=case.number, community=b1, reason="属地错误"
+        )
+        (gone,) = await events_of(leader_a, 1)
+        assert (gone["action"], gone["case"]["number"]) == ("transferred_out", case.number)
+        (arrived,) = await events_of(outsider, 1)
+        assert (arrived["action"], arrived["case"]["community"]) == ("transferred", b1.pk)
+        await leader_a.disconnect()
+        await outsider.disconnect()
+
+    def _district_admin():
+        admin = make_user("district-admin")
+        Post.objects.create(
+            user=admin, role=Role.ADMINISTRATOR, district=cast.department.street.district
+        )
+        return admin
+
+    async_to_sync(scenario)()
