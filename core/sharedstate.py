@@ -1,6 +1,6 @@
 """State the web processes share: a Redis client, and generation numbers for caches.
 
-Several daphne workers keep per-process copies of data that rarely changes
+Several web workers keep per-process copies of data that rarely changes
 (who holds which post, which token is whose, the grid cells). A copy is only
 used while the *generation* it was loaded under is still current. A change
 saved through the ORM bumps the generation after its transaction commits, so

@@ -78,7 +78,6 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.getenv("SITE_NAME", "GridCase")
 
 INSTALLED_APPS = [
-    "daphne",
     # First, so our templates (registration/login.html) win over viewflow's.
     "frontend",
     "django.contrib.admin",
@@ -129,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "cases.context_processors.bell",
             ],
         },
     },
