@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
@@ -421,6 +421,57 @@ def action_patterns() -> list[URLPattern]:
         path(f"cases/<str:number>/{a.slug}/", action_view(a), name=f"api-case-{a.slug}")
         for a in loop.ACTIONS.values()
     ]
+
+
+class NotificationRead(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="none: all of mine"
+    )
+
+
+@extend_schema(
+    operation_id="notifications",
+    parameters=[OpenApiParameter("unread", bool, description="only the unread ones")],
+    responses=doc.answers({200: doc.NotificationItem(many=True)}),
+)
+@api_view(["GET"])
+def notifications(request: Request) -> Response:
+    """My notifications, newest first (at most 200)."""
+    from cases.services.notifications import mine
+
+    rows = mine(request.user)
+    if request.query_params.get("unread") in ("1", "true", "yes"):
+        rows = rows.filter(read=False)
+    return Response(
+        [
+            {
+                "id": n.pk,
+                "kind": n.kind,
+                "text": n.text,
+                "case": n.case.number,
+                "created": n.created,
+                "read": n.read,
+            }
+            for n in rows[:200]
+        ]
+    )
+
+
+@extend_schema(
+    operation_id="notifications_read",
+    request=NotificationRead,
+    responses=doc.answers({200: doc.Marked}),
+)
+@api_view(["POST"])
+@parser_classes(PARSERS)
+def notifications_read(request: Request) -> Response:
+    """Mark my notifications read: the ones named, or all."""
+    from cases.services.notifications import mark_read
+
+    data = request.data if isinstance(request.data, dict) else {}
+    params = NotificationRead(data=data)
+    params.is_valid(raise_exception=True)
+    return Response({"marked": mark_read(request.user, params.validated_data.get("ids"))})
 
 
 class ExportRequest(ListFilters):

@@ -152,3 +152,16 @@ class ExportState(serializers.Serializer):
 
 class ExportStarted(ExportState):
     status_url = serializers.URLField()
+
+
+class NotificationItem(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    text = serializers.CharField()
+    case = serializers.CharField(help_text="the case's number")
+    created = serializers.DateTimeField()
+    read = serializers.BooleanField()
+
+
+class Marked(serializers.Serializer):
+    marked = serializers.IntegerField()

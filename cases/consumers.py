@@ -131,6 +131,9 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
             self.territory = None
             await self.close(code=NO_ACCESS)
 
+    async def notification_new(self, message):
+        """The person's own notifications changed: the page's bell socket shows it."""
+
     # ---- the person's access now ------------------------------------------------
 
     def _session_key(self) -> str | None:
@@ -230,3 +233,45 @@ def _territory_of_session(session_key: str | None, user_id: int | None) -> Terri
         return None
     territory = Territory.for_user(user)
     return territory if territory.everything or territory.roles else None
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    """`/ws/me/`: the bell on every page. It says only how many are unread.
+
+    Messages to the client: {"type": "unread", "count": N}, at connect and
+    whenever the person's notifications change. A logout closes it (4403).
+    """
+
+    async def connect(self):
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=NO_ACCESS)
+            return
+        self.user_id = user.pk
+        await self.channel_layer.group_add(access.user_group(user.pk), self.channel_name)
+        await self._send_count()
+
+    async def disconnect(self, code):
+        if getattr(self, "user_id", None) is not None:
+            await self.channel_layer.group_discard(
+                access.user_group(self.user_id), self.channel_name
+            )
+
+    async def notification_new(self, message):
+        await self._send_count()
+
+    async def access_session_ended(self, message):
+        session = self.scope.get("session")
+        if session is not None and message["session"] == session.session_key:
+            await self.close(code=NO_ACCESS)
+
+    async def _send_count(self):
+        count = await database_sync_to_async(_unread)(self.user_id)
+        await self.send_json({"type": "unread", "count": count})
+
+
+def _unread(user_id: int) -> int:
+    from cases.models import Notification
+
+    return Notification.objects.filter(user_id=user_id, read=False).count()

@@ -1,5 +1,8 @@
 from django.urls import path
 
-from cases.consumers import MapConsumer
+from cases.consumers import MapConsumer, NotificationConsumer
 
-websocket_urlpatterns = [path("ws/map/", MapConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/map/", MapConsumer.as_asgi()),
+    path("ws/me/", NotificationConsumer.as_asgi()),
+]

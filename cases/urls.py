@@ -9,6 +9,7 @@ urlpatterns = [
     path("triage/bulk/", views.triage_bulk, name="triage-bulk"),
     path("new/", views.report, name="report"),
     path("ownership/", views.ownership, name="ownership"),
+    path("notifications/", views.notifications, name="notifications"),
     path("<str:number>/", views.case_detail, name="detail"),
     path("<str:number>/<str:action>/", views.case_action, name="action"),
 ]

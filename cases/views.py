@@ -105,6 +105,20 @@ def ownership(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The person's notifications, newest first; POST marks them (or one) read."""
+    from cases.services import notifications as notes
+
+    if request.method == "POST":
+        one = request.POST.get("id")
+        ids = [int(one)] if one and one.isdigit() else None
+        notes.mark_read(request.user, ids)
+        return redirect("cases:notifications")
+    page = Paginator(notes.mine(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "cases/notifications.html", {"page": page})
+
+
+@login_required
 def my_tasks(request: HttpRequest) -> HttpResponse:
     page = Paginator(queues.my_tasks(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "cases/tasks.html", {"page": page, "me": request.user.pk})

@@ -45,7 +45,7 @@ def _changed(sender, update_fields=None, **kwargs) -> None:
     invalidate(ACCESS)
 
 
-def _send(group: str, message: dict) -> None:
+def send(group: str, message: dict) -> None:
     """Best effort: a socket that misses this re-reads its access on its own later."""
     layer = get_channel_layer()
     if layer is None:
@@ -57,7 +57,7 @@ def _send(group: str, message: dict) -> None:
 
 
 def _tell_sockets_access_changed() -> None:
-    _send(ACCESS_GROUP, {"type": "access.changed"})
+    send(ACCESS_GROUP, {"type": "access.changed"})
 
 
 def _logged_out(sender, request, user, **kwargs) -> None:
@@ -65,7 +65,7 @@ def _logged_out(sender, request, user, **kwargs) -> None:
     if user is None or not session_key:
         return
     message = {"type": "access.session_ended", "session": session_key}
-    transaction.on_commit(lambda: _send(user_group(user.pk), message))
+    transaction.on_commit(lambda: send(user_group(user.pk), message))
 
 
 def session_user(session_key: str | None):

@@ -111,7 +111,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     span = {"start": (now - timedelta(days=30)).isoformat(), "end": now.isoformat()}
     whole = "114.0,30.0,115.0,31.0"
     gets = [
-        "/", "/cases/tasks/", "/cases/triage/", "/cases/ownership/",
+        "/", "/cases/tasks/", "/cases/triage/", "/cases/ownership/", "/cases/notifications/",
+        "/api/v1/notifications/",
         f"/cases/{n}/", f"/cases/{p.neighbour}/",
         f"/api/v1/cases/{p.neighbour}/", f"/map/cases/{p.neighbour}.json",
         "/map/", "/map/boundaries.json", f"/map/cells.json?bbox={whole}",

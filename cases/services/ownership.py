@@ -21,6 +21,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import loop
 from cases.models import OPEN_STATES, Case, Notification
+from cases.services.notifications import notify
 from cases.services.permissions import can_act
 from cases.services.selectors import visible_cases
 from cases.services.timeline import record
@@ -145,9 +146,7 @@ def alert_unowned(now=None) -> int:
             continue
         people = _supervisors_of(case)
         text = _("Case %(n)s has no owner. %(why)s") % {"n": case.number, "why": item.reason}
-        Notification.objects.bulk_create(
-            Notification(user_id=u, case=case, kind="unowned", text=text[:300]) for u in people
-        )
+        notify(people, case, "unowned", text)
         told += bool(people)
     return told
 

@@ -20,7 +20,6 @@ from cases.models import (
     Case,
     CaseCounter,
     Category,
-    Notification,
     Party,
     Source,
     State,
@@ -29,6 +28,7 @@ from cases.models import (
 )
 from cases.services.deadlines import start_clock, supervisors
 from cases.services.errors import ServiceError
+from cases.services.notifications import notify
 from cases.services.photos import Checked, check_photos, save_photos
 from cases.services.timeline import increment, record
 from grid.locate import Location, OutsideTerritory, as_point, locate
@@ -226,7 +226,4 @@ def _first_task(process: Any) -> Task:
 
 
 def _alert_street(case: Case, kind: str, text: str) -> None:
-    users = supervisors([case.street_id]).get(case.street_id, ())
-    Notification.objects.bulk_create(
-        Notification(user_id=u, case=case, kind=kind, text=text[:300]) for u in sorted(users)
-    )
+    notify(supervisors([case.street_id]).get(case.street_id, ()), case, kind, text)

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from cases import loop
-from cases.models import Case, DeadlineState, Notification, TimelineEntry
+from cases.models import Case, DeadlineState, TimelineEntry
 from cases.services.deadlines import WARN_FRACTION
 from cases.services.errors import ServiceError
+from cases.services.notifications import notify
 from cases.services.ownership import owners
 from cases.services.permissions import can_act
 from cases.services.steps import StepContext, _begin, _run_step, _take
@@ -29,16 +30,9 @@ if TYPE_CHECKING:
     from cases.services.permissions import AnyUser
 
 
-def _notify(user_ids, case: Case, kind: str, text: str) -> None:
-    Notification.objects.bulk_create(
-        Notification(user_id=u, case=case, kind=kind, text=text[:300])
-        for u in sorted(set(user_ids))
-    )
-
-
 def notify_owners(case: Case, kind: str, text: str) -> None:
     """Tell the people who must act on the case's step now."""
-    _notify(owners(case).values_list("pk", flat=True), case, kind, text)
+    notify(owners(case).values_list("pk", flat=True), case, kind, text)
 
 
 @_run_step
@@ -127,7 +121,7 @@ def case_reassign(
         client_id=client_id,
         at=ctx.now,
     )
-    _notify([to.pk], ctx.case, "assigned", _("Case %(n)s was assigned to you.") % {"n": number})
+    notify([to.pk], ctx.case, "assigned", _("Case %(n)s was assigned to you.") % {"n": number})
     return entry
 
 
