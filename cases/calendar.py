@@ -74,17 +74,7 @@ class Calendar:
 
     def in_office_hours(self, moment: datetime) -> datetime:
         """`moment` if it falls in working hours of a working day, else the next such moment."""
-        cursor = moment.astimezone(CHINA)
-        while True:
-            day = cursor.date()
-            self._check(day)
-            if self.is_workday(day):
-                for begin, end in WORK_PERIODS:
-                    period_start = datetime.combine(day, begin, CHINA)
-                    period_end = datetime.combine(day, end, CHINA)
-                    if cursor < period_end:
-                        return max(cursor, period_start)
-            cursor = datetime.combine(day + timedelta(days=1), time(0), CHINA)
+        return self.add_working_hours(moment, 0)
 
     def add(self, start: datetime, amount: float, unit: str) -> datetime:
         if unit == LimitUnit.HOURS:

@@ -44,3 +44,12 @@ def test_emergency_hours_run_around_the_clock(db):
 def test_an_ordinary_weekend_is_not_working(db):
     # Fri 13 Nov 2026 12:00 + 1 working day ends Monday 16 Nov 12:00.
     assert add_limit(at(2026, 11, 13, 12), 1, LimitUnit.WORKING_DAYS) == at(2026, 11, 16, 12)
+
+
+def test_office_hours_keep_a_moment_inside_them_and_move_one_outside_to_the_next(db):
+    from cases.calendar import Calendar
+
+    calendar = Calendar(at(2026, 11, 27, 0).date())
+    assert calendar.in_office_hours(at(2026, 11, 27, 10, 30)) == at(2026, 11, 27, 10, 30)
+    assert calendar.in_office_hours(at(2026, 11, 27, 12, 0)) == at(2026, 11, 27, 13, 0)
+    assert calendar.in_office_hours(at(2026, 11, 27, 18, 30)) == at(2026, 11, 30, 9, 0)
