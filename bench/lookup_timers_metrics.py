@@ -82,8 +82,8 @@ def lookup(rng: random.Random) -> None:
     print(f"- grid.locate.locate(), cells seen before: {summary(db_times)}")
     print(f"- API /api/v1/territory/locate/ with a token, server time: {summary(api_times)}")
     print(
-        "- the same over HTTP (daphne, one keep-alive client), first pass (most cells new "
-        f"to the server): {summary(http_first)}"
+        "- the same over HTTP (gunicorn + uvicorn × 1, one keep-alive client), first pass "
+        f"(most cells new to the server): {summary(http_first)}"
     )
     print(f"- the same over HTTP, cells seen before: {summary(http_seen)}\n")
 

@@ -3,8 +3,8 @@
     DATABASE_URL=postgis://…/gridcase_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ws_fanout.py --clients 200 1000 --events 20
 
-Starts `manage.py serve --workers W` (daphne; one process by default) on the database, connects N
-clients to /ws/map/ as a street leader, then reports EVENTS cases in that
+Starts the production server (gunicorn, W uvicorn workers; one by default) on
+the database, connects N clients to /ws/map/ as a street leader, then reports EVENTS cases in that
 street from this process through the services. The commit time is taken
 where the service hands the committed entry to the channel layer (Redis);
 each client stamps its receipt. Client and server share this machine's two
@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=1, help="web processes (serve --workers)")
+    parser.add_argument("--workers", type=int, default=1, help="web workers (WEB_WORKERS)")
     args = parser.parse_args()
     if not settings.REDIS_URL:
         raise SystemExit("set REDIS_URL: the server and this process share the Redis layer")
@@ -121,7 +121,7 @@ def main() -> None:
         return dict(sent)
 
     print(f"# WebSocket fan-out — {machine()}\n")
-    print(f"daphne × {args.workers}\n")
+    print(f"gunicorn + uvicorn × {args.workers}\n")
     print("| clients | events | commit → receipt |")
     print("|---|---|---|")
     # The session's hash is keyed with the server's SECRET_KEY, not this process's.
