@@ -146,7 +146,7 @@ def test_one_transaction_of_many_changes_tells_the_sockets_once(
     from tests.base import make_user
 
     told = []
-    monkeypatch.setattr(access, "_send", lambda group, message: told.append((group, message)))
+    monkeypatch.setattr(access, "send", lambda group, message: told.append((group, message)))
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for n in range(5):
             Post.objects.create(
