@@ -364,8 +364,8 @@ def _schema_field(field: django_forms.Field) -> serializers.Field:
 
 def _run_action(request: Request, number: str, action: loop.Action) -> Response:
     case = _case_or_404(request, number)
-    data = request.data if hasattr(request.data, "getlist") else _as_form_data(request.data)
-    form = action.form(data, request.FILES, case=case)
+    data = request.data if hasattr(request.data, "getlist") else _as_form_data(request.data, action)
+    form = action.form(data, request.FILES, case=case, user=request.user)
     if not form.is_valid():
         errors = {name: list(messages) for name, messages in form.errors.items()}
         if "__all__" in errors:
@@ -389,11 +389,24 @@ def _run_action(request: Request, number: str, action: loop.Action) -> Response:
         return Response({"number": number, "visible": False})
 
 
-def _as_form_data(data: object) -> dict:
-    """A JSON body as a form reads it: an object's values, or nothing."""
+def _as_form_data(data: object, action: loop.Action) -> dict:
+    """A JSON object's values as a form reads them: one value a field, as text."""
     if not isinstance(data, dict):
         raise ValidationError({"detail": _("Send the fields as a JSON object or a form.")})
-    return data
+    values, errors = {}, {}
+    for name, value in data.items():
+        field = action.form.base_fields.get(name)
+        if field is None or value is None:
+            continue
+        if isinstance(value, list | dict):
+            errors[name] = [_("One value, not a list or an object.")]
+        elif isinstance(value, bool) or isinstance(field, django_forms.BooleanField):
+            values[name] = value  # yes/no fields read JSON booleans themselves
+        else:
+            values[name] = str(value)
+    if errors:
+        raise ValidationError(errors)
+    return values
 
 
 def action_view(action: loop.Action):
@@ -468,8 +481,9 @@ def notifications_read(request: Request) -> Response:
     """Mark my notifications read: the ones named, or all."""
     from cases.services.notifications import mark_read
 
-    data = request.data if isinstance(request.data, dict) else {}
-    params = NotificationRead(data=data)
+    if not isinstance(request.data, dict):
+        raise ValidationError({"detail": _("Send the fields as a JSON object or a form.")})
+    params = NotificationRead(data=request.data)
     params.is_valid(raise_exception=True)
     return Response({"marked": mark_read(request.user, params.validated_data.get("ids"))})
 

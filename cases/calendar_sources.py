@@ -62,11 +62,15 @@ def file_days(path: Path) -> list[Day]:
     rows = csv.DictReader(text.splitlines())
     if rows.fieldnames is None or not {"date", "working", "name"} <= set(rows.fieldnames):
         raise CalendarFileError(f"{path}: the first line must be: date,working,name")
+    seen: dict[date, int] = {}
     for number, row in enumerate(rows, start=2):
         try:
             day = date.fromisoformat((row["date"] or "").strip())
         except ValueError:
             raise CalendarFileError(f"{path}, line {number}: {row['date']!r} is no date") from None
+        if day in seen:
+            raise CalendarFileError(f"{path}, line {number}: {day} is already on line {seen[day]}")
+        seen[day] = number
         working = (row["working"] or "").strip().lower()
         if working not in ("yes", "no"):
             raise CalendarFileError(f"{path}, line {number}: working must be yes or no")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import REJECTION_REASONS, Category, ClosureReason, Satisfaction, Source, Urgency
 from grid.models import Community, Department, Street
+from grid.territory import Territory
 
 User = get_user_model()
 
@@ -65,14 +66,20 @@ class StepForm(forms.Form):
 
     task_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, case=None, **kwargs):
+    def __init__(self, *args, case=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.case = case
+        self.user = user
 
 
 class ActionForm(StepForm):
-    """An action that moves the case on; client_id makes a retried one count once."""
+    """An action on the step the person saw; client_id makes a retried one count once.
 
+    task_id is required here: without it, of two people acting on one step at
+    once the second would act on whatever step the first moved the case to.
+    """
+
+    task_id = forms.IntegerField(widget=forms.HiddenInput)
     client_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def clean_client_id(self) -> str | None:
@@ -237,11 +244,24 @@ class TransferForm(ActionForm):
     )
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the units the person may see: another street's stay unnamed.
+        territory = Territory.for_user(self.user) if self.user is not None else Territory()
+        self.fields["community"].queryset = territory.communities().order_by("code")
+        self.fields["street"].queryset = territory.streets().order_by("code")
+
     def clean(self):
         data = super().clean()
         if bool(data.get("community")) == bool(data.get("street")):
             raise forms.ValidationError(_("Choose either a community or a street."))
         return data
+
+
+class MarkReadForm(forms.Form):
+    """One notification by its id, or (none given) all of them."""
+
+    id = forms.IntegerField(required=False, min_value=1)
 
 
 class ReportForm(forms.Form):

@@ -260,11 +260,16 @@ class StepRule:
 
     def staffed_q(self, index: int) -> Q:
         """Cases for which the chain's level `index` has anyone now."""
-        exclude = OuterRef("handler_id") if self.independent else None
-        q = Q(pk__in=[])
+        anyone = Q(pk__in=[])
         for holder in self.chain[index]:
-            q |= holder.staffed_q(exclude=exclude)
-        return q
+            anyone |= holder.staffed_q()
+        if not self.independent:
+            return anyone
+        # Anyone but the handler; with no handler (NULL) an exclusion would match nobody.
+        but_handler = Q(pk__in=[])
+        for holder in self.chain[index]:
+            but_handler |= holder.staffed_q(exclude=OuterRef("handler_id"))
+        return Q(handler__isnull=True) & anyone | Q(handler__isnull=False) & but_handler
 
     def first_staffed(self, case: Case) -> int | None:
         """The first level of the chain that has anyone now for this case (one query)."""
@@ -286,11 +291,14 @@ class StepRule:
             q &= ~self.staffed_q(closer)
         return q
 
-    def unowned_q(self) -> Q:
-        """Cases at this step with nobody in any level of the chain."""
+    def unowned_q(self, user_id: int | None = None) -> Q:
+        """Cases at this step with nobody in any level of the chain (superusers' to take;
+        `user_id`: not those this superuser handled, where the step is independent)."""
         q = Q(state=self.state)
         for index in range(len(self.chain)):
             q &= ~self.staffed_q(index)
+        if self.independent and user_id is not None:
+            q &= Q(handler__isnull=True) | ~Q(handler_id=user_id)
         return q
 
     def q(self, staff: Staffing, user_id: int) -> Q:
@@ -424,6 +432,14 @@ STEPS: dict[str, StepRule] = {
 }
 
 
+# Where a new case starts: a major hazard goes straight to the street's dispatch.
+STARTS = {"start": State.TRIAGE, "start_hazard": State.STREET_DISPATCH}
+
+
+def start_node(major_hazard: bool) -> str:
+    return "start_hazard" if major_hazard else "start"
+
+
 class RouteError(RuntimeError):
     """A service chose a destination the table does not give its action (a bug, not input)."""
 
@@ -506,7 +522,17 @@ def _check_flow(flow_class: Any) -> list[str]:
     for name in nodes():
         if not hasattr(flow_class, name):
             problems.append(f"the flow has no node {name!r}")
+    for start, state in STARTS.items():
+        node = getattr(flow_class, start, None)
+        if getattr(getattr(node, "_next", None), "name", None) != state:
+            problems.append(f"the flow's {start} does not lead to {state}")
+    for end in End:
+        if getattr(getattr(flow_class, end, None), "task_type", None) != "END":
+            problems.append(f"the flow's {end} is not an end")
     for rule in STEPS.values():
+        step_node = getattr(flow_class, rule.state, None)
+        if getattr(getattr(step_node, "_next", None), "name", None) != f"after_{rule.state}":
+            problems.append(f"the flow's {rule.state} does not lead to after_{rule.state}")
         gateway = getattr(flow_class, f"after_{rule.state}", None)
         if gateway is None:
             problems.append(f"the flow has no gateway after_{rule.state}")

@@ -141,6 +141,8 @@ def _user_for(request: HttpRequest, api_key: str | None):
     try:
         user, _token = CachedTokenAuthentication().authenticate_credentials(api_key)
     except AuthenticationFailed:
+        # Counted by address like a request without a key: guessing keys is throttled.
+        _throttle(request, AnonThrottle())
         raise Open311Error(400, "api_key is not valid (unknown or revoked).") from None
     request.user = user
     _throttle(request, UserThrottle())

@@ -41,7 +41,7 @@ def actionable_q(user: AbstractBaseUser) -> models.Q:
     for rule in loop.STEPS.values():
         q |= rule.q(staff, user.pk)
         if user.is_superuser:  # past every chain, the steps nobody else can take
-            q |= rule.unowned_q()
+            q |= rule.unowned_q(user.pk)
     return q
 
 

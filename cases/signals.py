@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 from grid.models import CellAssignment, Post
 
@@ -40,3 +40,7 @@ def connect() -> None:
     post_save.connect(_staffing_saved, sender=Post, dispatch_uid="release-claims-post")
     post_save.connect(_staffing_saved, sender=CellAssignment, dispatch_uid="release-claims-cell")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="release-claims-user")
+    for model in (Post, CellAssignment):
+        post_delete.connect(
+            _staffing_saved, sender=model, dispatch_uid=f"release-claims-{model.__name__}-gone"
+        )

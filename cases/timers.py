@@ -46,8 +46,10 @@ def check_calendar() -> None:
 
 def check_ownership() -> int:
     """Alert the streets of open cases nobody in their chain can take (cases.services.ownership)."""
-    from cases.services.ownership import alert_unowned
+    from cases.services.ownership import alert_unowned, release_stale_claims
 
+    # Posts and assignments that ended by their date, with no row saved.
+    release_stale_claims()
     told = alert_unowned()
     if told:
         logger.warning("Ownership check: %d case(s) without an owner, their streets alerted", told)

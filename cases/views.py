@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -29,10 +29,10 @@ def _case_or_404(request: HttpRequest, number: str) -> Case:
         raise Http404 from None
 
 
-def _form(action: loop.Action, case: Case, data=None, files=None) -> forms.StepForm:
+def _form(action: loop.Action, request: HttpRequest, case: Case, data=None, files=None):
     task = services.open_task(case)
     initial = {"task_id": task.pk if task else None}
-    return action.form(data, files, initial=initial, case=case)
+    return action.form(data, files, initial=initial, case=case, user=request.user)
 
 
 @login_required
@@ -43,11 +43,11 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
     actions = []
     if can_act and (task is None or task.owner_id in (None, request.user.pk)):
         for action in loop.offered(case.state):
-            form = (bound or {}).get(action.name) or _form(action, case)
+            form = (bound or {}).get(action.name) or _form(action, request, case)
             actions.append({"name": action.name, "title": action.title, "form": form})
     if case.is_open and task is not None and services.supervises(request.user, case):
         for action in loop.supervision():
-            form = (bound or {}).get(action.name) or _form(action, case)
+            form = (bound or {}).get(action.name) or _form(action, request, case)
             actions.append({"name": action.name, "title": action.title, "form": form})
     duplicates = []
     if case.state == State.TRIAGE and can_act:
@@ -79,7 +79,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     row = loop.ACTIONS.get(action)
     if row is None:
         raise Http404
-    form = _form(row, case, request.POST, request.FILES)
+    form = _form(row, request, case, request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Please correct the errors below."))
         return case_detail(request, number, bound={action: form})
@@ -110,9 +110,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
     from cases.services import notifications as notes
 
     if request.method == "POST":
-        one = request.POST.get("id")
-        ids = [int(one)] if one and one.isdigit() else None
-        notes.mark_read(request.user, ids)
+        form = forms.MarkReadForm(request.POST)
+        if not form.is_valid():
+            return HttpResponseBadRequest(_("Which notification?"))
+        one = form.cleaned_data["id"]
+        notes.mark_read(request.user, [one] if one is not None else None)
         return redirect("cases:notifications")
     page = Paginator(notes.mine(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "cases/notifications.html", {"page": page})

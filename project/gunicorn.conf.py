@@ -14,6 +14,10 @@ bind = f"{os.getenv('HOST', '127.0.0.1')}:{os.getenv('PORT', '8000')}"
 # One process uses one core at a time: one worker per core. Several need Redis
 # (REDIS_URL): the in-memory channel layer is per process.
 workers = int(os.getenv("WEB_WORKERS", "1"))
+if workers > 1 and not os.getenv("REDIS_URL"):
+    raise SystemExit("WEB_WORKERS > 1 needs REDIS_URL: each worker's in-memory layer is its own.")
+if workers > 1 and os.getenv("TIMERS", "inprocess") == "inprocess":
+    raise SystemExit("WEB_WORKERS > 1 needs TIMERS=external and one `manage.py run_timers`.")
 worker_class = "uvicorn_worker.UvicornWorker"
 # Bursts of phones reconnecting at once.
 backlog = 1024

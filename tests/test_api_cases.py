@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from cases import services
 from cases.models import Case, State
 from tests.base import POINT_B1, api, body, jpeg, report
 
@@ -130,15 +131,16 @@ def test_one_case_walks_its_whole_loop_through_the_api(cast):
 
 def test_a_transition_not_allowed_now_is_a_400_with_the_reason(cast):
     case = report(cast.worker)
+    step = {"passed": True, "task_id": services.open_task(case).pk}
     response = api(cast.dispatcher).post(
-        f"/api/v1/cases/{case.number}/verify/", {"passed": True}, format="json"
+        f"/api/v1/cases/{case.number}/verify/", step, format="json"
     )
     assert response.status_code == 400
     assert "not possible now" in response.json()["detail"]
     chinese = api(cast.dispatcher, language="zh-hans").post(
-        f"/api/v1/cases/{case.number}/verify/", {"passed": True}, format="json"
+        f"/api/v1/cases/{case.number}/verify/", step, format="json"
     )
     assert "现在不能执行此操作" in chinese.json()["detail"]
     missing = api(cast.dispatcher).post(f"/api/v1/cases/{case.number}/triage/", {}, format="json")
     assert missing.status_code == 400
-    assert "route" in missing.json()
+    assert {"route", "task_id"} <= set(missing.json())

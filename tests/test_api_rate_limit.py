@@ -57,3 +57,12 @@ def test_open311_is_counted_with_the_api_per_token_and_per_address(client, cast,
         200,
         429,
     ]
+
+
+def test_open311_with_a_made_up_key_is_counted_by_address(client, db, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "2/min"})
+    codes = [
+        client.get("/open311/v2/requests.json", {"api_key": f"guess{i}"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [400, 400, 429]

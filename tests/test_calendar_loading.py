@@ -57,6 +57,10 @@ def test_a_newer_notice_is_loaded_from_a_file(db, tmp_path):
     bad.write_text("date,working,name\n2027-13-01,no,元旦\n")
     with pytest.raises(CommandError, match="line 2"):
         call_command("load_calendar", "--file", str(bad))
+    twice = tmp_path / "twice.csv"
+    twice.write_text("date,working,name\n2027-01-01,no,元旦\n2027-01-01,yes,调休\n")
+    with pytest.raises(CommandError, match="line 3: 2027-01-01 is already on line 2"):
+        call_command("load_calendar", "--file", str(twice))
 
 
 def test_a_missing_next_year_is_warned_from_december(db):

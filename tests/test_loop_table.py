@@ -71,9 +71,10 @@ def test_a_new_row_is_on_the_page_in_the_api_in_the_checks_and_in_the_flow(clien
     client.force_login(cast.dispatcher)
     page = client.get(f"/cases/{case.number}/").content.decode()
     assert f"/cases/{case.number}/escalate/" in page and 'name="note"' in page
-    answer = client.post(f"/cases/{case.number}/escalate/", {"note": ""})
+    task_id = services.open_task(case).pk
+    answer = client.post(f"/cases/{case.number}/escalate/", {"note": "", "task_id": task_id})
     assert answer.status_code == 400  # the form's own rule: a note is required
-    client.post(f"/cases/{case.number}/escalate/", {"note": "需街道协调"})
+    client.post(f"/cases/{case.number}/escalate/", {"note": "需街道协调", "task_id": task_id})
     case.refresh_from_db()
     assert case.state == State.STREET_DISPATCH
     assert case.timeline.order_by("seq").last().action == "escalated"
@@ -86,10 +87,15 @@ def test_a_new_row_is_on_the_page_in_the_api_in_the_checks_and_in_the_flow(clien
     other = report(cast.worker)
     api_client = APIClient()
     api_client.force_authenticate(cast.dispatcher)
-    refused = api_client.post(f"/api/v1/cases/{other.number}/escalate/", {}, format="json")
+    other_task = services.open_task(other).pk
+    refused = api_client.post(
+        f"/api/v1/cases/{other.number}/escalate/", {"task_id": other_task}, format="json"
+    )
     assert refused.status_code == 400 and "note" in refused.json()
     done = api_client.post(
-        f"/api/v1/cases/{other.number}/escalate/", {"note": "上报"}, format="json"
+        f"/api/v1/cases/{other.number}/escalate/",
+        {"note": "上报", "task_id": other_task},
+        format="json",
     )
     assert done.status_code == 200 and done.json()["state"] == State.STREET_DISPATCH
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
@@ -98,7 +104,7 @@ def test_a_new_row_is_on_the_page_in_the_api_in_the_checks_and_in_the_flow(clien
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
     assert set(fields["properties"]) == {"task_id", "client_id", "note"}
-    assert fields["required"] == ["note"]
+    assert sorted(fields["required"]) == ["note", "task_id"]
 
     # The flow's gateway after triage is built from the table.
     assert State.STREET_DISPATCH in [n.name for n, _ in flows.gateway(State.TRIAGE)._branches]
@@ -152,3 +158,9 @@ def test_a_service_that_chooses_a_destination_off_the_table_writes_nothing(cast,
         off_the_table(actor=cast.dispatcher, number=case.number)
     case.refresh_from_db()
     assert case.state == State.TRIAGE and TimelineEntry.objects.count() == before
+
+
+def test_a_start_that_leads_elsewhere_fails_at_start_up(monkeypatch):
+    monkeypatch.setitem(loop.STARTS, "start_hazard", State.TRIAGE)
+    with pytest.raises(ImproperlyConfigured, match="start_hazard does not lead to triage"):
+        loop.check()

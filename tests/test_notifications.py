@@ -85,3 +85,14 @@ def test_an_anonymous_bell_socket_is_closed(db):
         assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
     async_to_sync(scenario)()
+
+
+def test_marking_a_bad_id_or_a_list_body_marks_nothing(client, cast):
+    case = onsite(cast)
+    services.case_urge(actor=cast.leader, number=case.number, note="快")
+    client.force_login(cast.worker)
+    for bad in ("-1", "abc", "²"):
+        assert client.post("/cases/notifications/", {"id": bad}).status_code == 400
+    listed = api(cast.worker).post("/api/v1/notifications/read/", [1, 2], format="json")
+    assert listed.status_code == 400
+    assert Notification.objects.filter(user=cast.worker, read=False).count() == 1

@@ -180,3 +180,38 @@ def test_the_administrators_page_lists_the_stranded_cases_of_their_territory_onl
     assert page.status_code == 200 and stranded_b.number not in page.content.decode()
     client.force_login(cast.coordinator)
     assert client.get("/cases/ownership/").status_code == 403
+
+
+def test_a_superuser_who_handled_a_case_may_not_verify_it(cast, territory):
+    case = report(cast.admin, point=(114.312, 30.548))  # street B: nobody there
+    services.case_triage(actor=cast.admin, number=case.number, route="onsite")
+    services.case_handle(actor=cast.admin, number=case.number, result="已处理")
+    assert not services.can_act(cast.admin, fresh(case))
+    assert case.number not in inbox(cast.admin)
+    assert cast.admin not in list(ownership.owners(fresh(case)))
+    assert [s.case.pk for s in ownership.stranded()] == [case.pk]
+
+
+def test_a_step_independent_of_a_handler_nobody_recorded_has_its_owners(cast):
+    case = report(cast.worker)
+    Case.objects.filter(pk=case.pk).update(state=State.VERIFY, handler=None)
+    # No task of that step exists here, but who owns it does not depend on one.
+    assert services.can_act(cast.worker, fresh(case))
+    assert ownership.stranded() == []
+
+
+def test_a_mediated_case_closed_unsatisfied_is_not_resolved(cast):
+    from cases.models import ClosureReason
+
+    case = report(cast.worker, code="0101")
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="mediation")
+    services.case_mediate(actor=cast.mediator, number=case.number, success=True, note="达成协议")
+    for _ in range(2):  # the first 不满意 reopens the mediation once
+        services.case_return_visit(
+            actor=cast.dispatcher, number=case.number, satisfaction=Satisfaction.UNSATISFIED
+        )
+        if fresh(case).state == State.MEDIATION:
+            services.case_mediate(
+                actor=cast.mediator, number=case.number, success=True, note="再次调解"
+            )
+    assert fresh(case).closure_reason == ClosureReason.UNSATISFIED_FINAL

@@ -72,3 +72,25 @@ def test_sigterm_stops_the_server_after_the_report_in_flight_is_answered(referen
     # Every report the server stored was answered; none is half done.
     stored = set(Case.objects.values_list("number", flat=True))
     assert {a["number"] for a in answers} == stored
+
+
+def test_several_workers_are_refused_without_redis_or_with_timers_in_each(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.live import ROOT
+
+    base = {"PATH": "/usr/bin:/bin", "WEB_WORKERS": "2", "HOME": str(tmp_path)}
+    config = "import runpy; runpy.run_path('project/gunicorn.conf.py')"
+    no_redis = subprocess.run(
+        [sys.executable, "-c", config], cwd=ROOT, env=base, capture_output=True, text=True
+    )
+    assert no_redis.returncode != 0 and "REDIS_URL" in no_redis.stderr
+    in_each = subprocess.run(
+        [sys.executable, "-c", config],
+        cwd=ROOT,
+        env=base | {"REDIS_URL": "redis://127.0.0.1:6379/0"},
+        capture_output=True,
+        text=True,
+    )
+    assert in_each.returncode != 0 and "TIMERS=external" in in_each.stderr

@@ -97,7 +97,9 @@ def test_supervision_from_the_case_page_and_the_api(client, cast, territory):
     client.force_login(cast.leader)
     page = client.get(f"/cases/{case.number}/").content.decode()
     assert f"/cases/{case.number}/urge/" in page and f"/cases/{case.number}/transfer/" in page
-    client.post(f"/cases/{case.number}/urge/", {"note": "请尽快"})
+    client.post(
+        f"/cases/{case.number}/urge/", {"note": "请尽快", "task_id": services.open_task(case).pk}
+    )
     assert fresh(case).supervised
     client.force_login(cast.worker)
     assert (
@@ -105,14 +107,20 @@ def test_supervision_from_the_case_page_and_the_api(client, cast, territory):
     )
     answer = api(cast.coordinator).post(
         f"/api/v1/cases/{case.number}/transfer/",
-        {"community": territory.a2.code, "reason": "地址错误"},
+        {
+            "community": territory.a2.code,
+            "reason": "地址错误",
+            "task_id": services.open_task(case).pk,
+        },
         format="json",
     )
     assert answer.status_code == 200, answer.json()
     assert fresh(case).community == territory.a2
     other = onsite(cast)
     refused = api(cast.worker).post(
-        f"/api/v1/cases/{other.number}/take-over/", {"reason": "x"}, format="json"
+        f"/api/v1/cases/{other.number}/take-over/",
+        {"reason": "x", "task_id": services.open_task(other).pk},
+        format="json",
     )
     assert refused.status_code == 400 and "supervisors" in refused.json()["detail"]
 
@@ -126,3 +134,34 @@ def test_an_urge_reaches_the_live_map_and_its_snapshot(cast, client):
     client.force_login(cast.leader)
     (marker,) = client.get("/map/snapshot.json").json()["markers"]
     assert marker["number"] == case.number and marker["supervised"] is True
+
+
+def test_the_transfer_form_names_only_units_of_the_persons_territory(client, cast, territory):
+    case = onsite(cast)
+    client.force_login(cast.leader)
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    assert territory.a2.code in page and territory.b1.code not in page
+    answer = api(cast.leader).post(
+        f"/api/v1/cases/{case.number}/transfer/",
+        {"community": territory.b1.code, "reason": "x", "task_id": services.open_task(case).pk},
+        format="json",
+    )
+    assert answer.status_code == 400 and "community" in answer.json()
+
+
+def test_a_list_or_a_number_where_text_belongs_is_refused(cast):
+    case = onsite(cast)
+    task_id = services.open_task(case).pk
+    listed = api(cast.worker).post(
+        f"/api/v1/cases/{case.number}/handle/",
+        {"result": ["已清理", "拍照"], "task_id": task_id},
+        format="json",
+    )
+    assert listed.status_code == 400 and "result" in listed.json()
+    due = api(cast.leader).post(
+        f"/api/v1/cases/{case.number}/urge/",
+        {"note": "快", "due": 12, "task_id": task_id},
+        format="json",
+    )
+    assert due.status_code == 400 and "due" in due.json()
+    assert fresh(case).state == State.ONSITE and not fresh(case).supervised

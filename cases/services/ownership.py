@@ -69,9 +69,10 @@ def release_claims(user: AnyUser) -> list[Case]:
 def release_stale_claims() -> list[Case]:
     """Give back every claimed step whose holder may no longer act on it.
 
-    After any change of staffing: a post that ends takes its holder's claims
-    with it, and a post that starts may move a step to a closer level than
-    the person who claimed it (a superuser, a supervisor who took it over).
+    After any change of staffing (a post that ends takes its holder's claims
+    with it), and from the timer process every OWNERSHIP_CHECK_SECONDS for
+    posts that end by their date with no row saved. A step a supervisor or
+    superuser holds stays theirs (they may act on it) until they let it go.
     """
     from django.contrib.auth import get_user_model
 
@@ -158,7 +159,14 @@ def _supervisors_of(case: Case) -> list[int]:
     if people:
         return people
     district = posts.filter(role=Role.ADMINISTRATOR, district_id=case.street.district_id)
-    return sorted(set(district.values_list("user_id", flat=True)))
+    people = sorted(set(district.values_list("user_id", flat=True)))
+    if people:
+        return people
+    # Nobody posted over it at all: the installation's administrators.
+    from django.contrib.auth import get_user_model
+
+    superusers = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    return sorted(superusers.values_list("pk", flat=True))
 
 
 def owners(case: Case) -> QuerySet:
@@ -171,11 +179,12 @@ def owners(case: Case) -> QuerySet:
         return users.none()
     level = rule.first_staffed(case)
     if level is None:
-        return users.filter(is_superuser=True).order_by("username")
-    q = Q(pk__in=[])
-    for holder in rule.chain[level]:
-        q |= _holders_of(holder, case)
-    people = users.filter(q)
+        people = users.filter(is_superuser=True)
+    else:
+        q = Q(pk__in=[])
+        for holder in rule.chain[level]:
+            q |= _holders_of(holder, case)
+        people = users.filter(q)
     if rule.independent and case.handler_id:
         people = people.exclude(pk=case.handler_id)
     return people.distinct().order_by("username")

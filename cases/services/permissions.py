@@ -45,6 +45,8 @@ def can_act(
     rule = loop.step(state or case.state)
     if rule is None:
         return False
+    if rule.independent and case.handler_id == user.pk:
+        return False  # nobody, superusers included, verifies or rates their own work
     staff = staffing(user, territory)
     level = rule.level_of(staff, case, user.pk)
     # The closest level answers without a query: this user is in it.
@@ -53,9 +55,8 @@ def can_act(
     if level is None and user.is_superuser and rule.first_staffed(case) is None:
         return True
     # A supervisor who took the step over (or had it reassigned to them) holds it.
-    independent = rule.independent and case.handler_id == user.pk
     supervisor = user.is_superuser or loop.supervises(staff, case)
-    return supervisor and not independent and _holds_task(user, case)
+    return supervisor and _holds_task(user, case)
 
 
 def supervises(user: AnyUser, case: Case, *, territory: Territory | None = None) -> bool:

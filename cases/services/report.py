@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
+from cases import loop
 from cases.calendar import CHINA
 from cases.flows import CaseFlow
 from cases.models import (
@@ -22,7 +23,6 @@ from cases.models import (
     Category,
     Party,
     Source,
-    State,
     TimelineEntry,
     Urgency,
 )
@@ -173,7 +173,8 @@ def _create_case(
     **fields: Any,
 ) -> ReportResult:
 
-    node = CaseFlow.start_hazard if fields["major_hazard"] else CaseFlow.start
+    start = loop.start_node(fields["major_hazard"])
+    node = getattr(CaseFlow, start)
     process = node.run()
     case = Case(
         process=process,
@@ -184,7 +185,7 @@ def _create_case(
         cell=where.cell,
         reporter=actor,
         reported_at=now,
-        state=State.STREET_DISPATCH if fields["major_hazard"] else State.TRIAGE,
+        state=loop.STARTS[start],
         **fields,
     )
     start_clock(case, now)

@@ -549,10 +549,10 @@ def case_return_visit(
             reopen_count=case.reopen_count + 1,
             visit_reopens=case.visit_reopens + 1,
         )
-    if case.closure_reason == ClosureReason.AGREEMENT:
+    if satisfaction == Satisfaction.UNSATISFIED:
+        reason = ClosureReason.UNSATISFIED_FINAL  # after an agreement too: not resolved
+    elif case.closure_reason == ClosureReason.AGREEMENT:
         reason = case.closure_reason
-    elif satisfaction == Satisfaction.UNSATISFIED:
-        reason = ClosureReason.UNSATISFIED_FINAL
     else:
         reason = ClosureReason.RESOLVED
     return _complete(
