@@ -125,31 +125,45 @@ class Holder:
             )
         return Q(**{f"{_CASE_UNIT[self.level]}__in": staff.holds(self.role, self.level)})
 
-    def people(self, *, exclude: Any = None) -> QuerySet:
-        """Whoever holds this now, for the case at OuterRef (an EXISTS subquery).
+    def people(self, *, exclude: Any = None, case: Case | None = None) -> tuple[QuerySet, ...]:
+        """Whoever holds this now: for `case`, or for the case at OuterRef (for EXISTS).
 
-        `exclude` is an OuterRef to a user who does not count (the handler,
-        where the step must be independent of them).
+        `exclude` is a user who does not count (the handler, where the step
+        must be independent of them): an id, or an OuterRef.
+        Returns (assignments, posts) for a cell's workers, else (posts,).
         """
+
+        def unit(column: str) -> Any:
+            if case is None:
+                return OuterRef(column)
+            if column == "street__district_id":
+                return case.street.district_id
+            return getattr(case, column)
+
+        posts = Post.objects.current().filter(role=self.role, user__is_active=True)
         if self.level == Level.CELL:
             cell = CellAssignment.objects.current().filter(
-                cell_id=OuterRef("cell_id"), worker__is_active=True
+                cell_id=unit("cell_id"), worker__is_active=True
             )
-            community = Post.objects.current().filter(
-                role=self.role, community_id=OuterRef("community_id"), user__is_active=True
-            )
+            community = posts.filter(community_id=unit("community_id"))
             if exclude is not None:
                 cell, community = (
                     cell.exclude(worker_id=exclude),
                     community.exclude(user_id=exclude),
                 )
             return cell, community
-        posts = Post.objects.current().filter(
-            role=self.role,
-            **{f"{self.level}_id": OuterRef(_CASE_UNIT[self.level])},
-            user__is_active=True,
-        )
+        posts = posts.filter(**{f"{self.level}_id": unit(_CASE_UNIT[self.level])})
         return (posts.exclude(user_id=exclude) if exclude is not None else posts,)
+
+    def user_ids(self, case: Case) -> QuerySet:
+        """The ids of whoever holds this now for `case`."""
+        if self.level == Level.CELL:
+            cell, community = self.people(case=case)
+            if case.cell_id:
+                return cell.values("worker_id")
+            return community.values("user_id")
+        (posts,) = self.people(case=case)
+        return posts.values("user_id")
 
     def staffed_q(self, *, exclude: Any = None) -> Q:
         """Cases for which someone holds this now."""

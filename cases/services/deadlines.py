@@ -66,7 +66,9 @@ def enter_state(case: Case, state: str, now: datetime) -> None:
 def supervisors(street_ids: Iterable[int]) -> dict[int, set[int]]:
     """One level up from whoever holds the step: each street's coordinators and leaders."""
     posts = Post.objects.current().filter(
-        role__in=[Role.COORDINATOR, Role.LEADER], street_id__in=set(street_ids)
+        role__in=[Role.COORDINATOR, Role.LEADER],
+        street_id__in=set(street_ids),
+        user__is_active=True,
     )
     found: dict[int, set[int]] = {}
     for street_id, user_id in posts.values_list("street_id", "user_id"):

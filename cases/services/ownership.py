@@ -21,6 +21,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import loop
 from cases.models import OPEN_STATES, Case, Notification
+from cases.services.deadlines import supervisors
 from cases.services.notifications import notify
 from cases.services.permissions import can_act
 from cases.services.selectors import visible_cases
@@ -153,11 +154,11 @@ def alert_unowned(now=None) -> int:
 
 
 def _supervisors_of(case: Case) -> list[int]:
-    posts = Post.objects.current().filter(user__is_active=True)
-    street = posts.filter(role__in=[Role.COORDINATOR, Role.LEADER], street_id=case.street_id)
-    people = sorted(set(street.values_list("user_id", flat=True)))
+    """Who is alerted: the street's, as at red (deadlines.supervisors), else the district's."""
+    people = sorted(supervisors([case.street_id]).get(case.street_id, ()))
     if people:
         return people
+    posts = Post.objects.current().filter(user__is_active=True)
     district = posts.filter(role=Role.ADMINISTRATOR, district_id=case.street.district_id)
     people = sorted(set(district.values_list("user_id", flat=True)))
     if people:
@@ -183,24 +184,8 @@ def owners(case: Case) -> QuerySet:
     else:
         q = Q(pk__in=[])
         for holder in rule.chain[level]:
-            q |= _holders_of(holder, case)
+            q |= Q(pk__in=holder.user_ids(case))
         people = users.filter(q)
     if rule.independent and case.handler_id:
         people = people.exclude(pk=case.handler_id)
     return people.distinct().order_by("username")
-
-
-def _holders_of(holder: loop.Holder, case: Case) -> Q:
-    from grid.models import CellAssignment
-
-    if holder.level == loop.Level.CELL and case.cell_id:
-        cells = CellAssignment.objects.current().filter(cell_id=case.cell_id)
-        return Q(pk__in=cells.values("worker_id"))
-    if holder.level == loop.Level.CELL:
-        unit = {"community_id": case.community_id}
-    elif holder.level == loop.Level.DISTRICT:
-        unit = {"district_id": case.street.district_id}
-    else:
-        unit = {f"{holder.level}_id": getattr(case, f"{holder.level}_id")}
-    posts = Post.objects.current().filter(role=holder.role, **unit)
-    return Q(pk__in=posts.values("user_id"))
