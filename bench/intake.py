@@ -122,6 +122,25 @@ class CPUMeter:
         )
 
 
+def reporters():
+    """The first street, 20 of its cells, eight grid workers' tokens there and a point
+    in each of the cells."""
+    street = Street.objects.order_by("pk").first()
+    cells = list(GridCell.objects.filter(community__street=street)[:20])
+    tokens = []
+    for i in range(8):
+        worker = person(f"bench-intake-{i}", Role.GRID_WORKER, community=cells[0].community)
+        Post.objects.get_or_create(user=worker, role=Role.COORDINATOR, street=street)
+        CellAssignment.objects.get_or_create(worker=worker, cell=cells[i % len(cells)])
+        tokens.append(Token.objects.get_or_create(user=worker)[0].key)
+    rng = random.Random(5)
+    points = []
+    for cell in cells:
+        x0, y0, x1, y1 = cell.boundary.extent
+        points.append((rng.uniform(x0, x1), rng.uniform(y0, y1)))
+    return street, cells, tokens, points
+
+
 def through_api(
     url: str,
     tokens: list[str],
@@ -253,19 +272,7 @@ def main() -> None:
     from cases.models import Category, EventSequence
     from tests.live import live_server, workers_of
 
-    street = Street.objects.order_by("pk").first()
-    cells = list(GridCell.objects.filter(community__street=street)[:20])
-    tokens = []
-    for i in range(8):
-        worker = person(f"bench-intake-{i}", Role.GRID_WORKER, community=cells[0].community)
-        Post.objects.get_or_create(user=worker, role=Role.COORDINATOR, street=street)
-        CellAssignment.objects.get_or_create(worker=worker, cell=cells[i % len(cells)])
-        tokens.append(Token.objects.get_or_create(user=worker)[0].key)
-    rng = random.Random(5)
-    points = []
-    for cell in cells:
-        x0, y0, x1, y1 = cell.boundary.extent
-        points.append((rng.uniform(x0, x1), rng.uniform(y0, y1)))
+    street, cells, tokens, points = reporters()
     EventSequence.objects.get_or_create(pk=1)
     category = Category.objects.get(code="0401")
     connection.close()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shlex
 import signal
 import statistics
@@ -33,12 +32,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 
-from common import PRODUCTION_LIKE, ROOT, machine, person, quiet_collector
+from common import PRODUCTION_LIKE, ROOT, machine, quiet_collector
 from django.db import connection
-from intake import cpu_seconds
-from rest_framework.authtoken.models import Token
+from intake import cpu_seconds, reporters
 
-from grid.models import CellAssignment, GridCell, Post, Role, Street
 from tests.live import APPLICATION, SERVER, free_port, server_database_url
 
 DEFAULT_SERVERS = [
@@ -129,19 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     specs = [s.partition("=")[::2] for s in args.server or DEFAULT_SERVERS]
 
-    street = Street.objects.order_by("pk").first()
-    cells = list(GridCell.objects.filter(community__street=street)[:20])
-    tokens = []
-    for i in range(8):
-        worker = person(f"bench-intake-{i}", Role.GRID_WORKER, community=cells[0].community)
-        Post.objects.get_or_create(user=worker, role=Role.COORDINATOR, street=street)
-        CellAssignment.objects.get_or_create(worker=worker, cell=cells[i % len(cells)])
-        tokens.append(Token.objects.get_or_create(user=worker)[0].key)
-    rng = random.Random(5)
-    points = []
-    for cell in cells:
-        x0, y0, x1, y1 = cell.boundary.extent
-        points.append((rng.uniform(x0, x1), rng.uniform(y0, y1)))
+    _street, _cells, tokens, points = reporters()
     env = PRODUCTION_LIKE | {"DATABASE_URL": server_database_url(), "API_RATE": "1000000/min"}
     connection.close()
     (ROOT / "var").mkdir(exist_ok=True)
