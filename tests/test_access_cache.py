@@ -1,5 +1,7 @@
 """Per-process copies of tokens, territories and cells: used while current, dropped on change."""
 
+import uuid
+
 import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -55,7 +57,9 @@ def test_another_processs_change_reaches_this_one_through_the_generation(cast):
     CellAssignment.objects.filter(worker=cast.worker).update(ended=now)
     assert client.get(LOCATE).status_code == 200
     # …until that process's commit starts a new generation in Redis.
-    sharedstate.redis_client().set(sharedstate.KEY_PREFIX + "gen:access", "elsewhere")
+    # A value no run has used: an earlier run's "elsewhere" may still be in Redis.
+    fresh = f"elsewhere-{uuid.uuid4()}"
+    sharedstate.redis_client().set(sharedstate.KEY_PREFIX + "gen:access", fresh)
     assert client.get(LOCATE).status_code == 400
 
 
