@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django's own handler, WebSockets through channels.
 
 Served by gunicorn with uvicorn workers (project/gunicorn.conf.py), which
-imports this module in each worker process.
+imports this module in each worker process and, with TIMERS=inprocess,
+starts the deadline sweeper there (not here: tests import this module too).
 """
 
 import gc
@@ -16,7 +17,6 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
@@ -36,10 +36,3 @@ application = ProtocolTypeRouter(
 get_resolver().url_patterns  # noqa: B018
 gc.collect()
 gc.freeze()
-
-if settings.TIMERS == "inprocess":
-    # The embedded default (one worker): the deadline sweeper in a thread of
-    # the web process. Deployments run `manage.py run_timers` instead.
-    from cases.timers import start_in_process
-
-    start_in_process()

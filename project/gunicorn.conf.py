@@ -32,3 +32,14 @@ control_socket_disable = True
 accesslog = os.getenv("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.getenv("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker) -> None:
+    """The embedded default (one worker, TIMERS=inprocess): the deadline sweeper in a
+    thread of the web worker. Deployments run `manage.py run_timers` instead."""
+    from django.conf import settings
+
+    if settings.TIMERS == "inprocess":
+        from cases.timers import start_in_process
+
+        start_in_process()

@@ -94,3 +94,24 @@ def test_several_workers_are_refused_without_redis_or_with_timers_in_each(tmp_pa
         text=True,
     )
     assert in_each.returncode != 0 and "TIMERS=external" in in_each.stderr
+
+
+def test_the_embedded_server_sweeps_deadlines_in_its_worker_and_importers_do_not(reference_data):
+    from datetime import timedelta
+
+    import project.asgi  # noqa: F401 - what the socket tests import
+    from cases.models import DeadlineState
+    from tests.base import report
+
+    assert "deadline-timers" not in {t.name for t in threading.enumerate()}
+    cast = build_cast(build_territory())
+    case = report(cast.worker)
+    Case.objects.filter(pk=case.pk).update(
+        step_warn_at=case.reported_at - timedelta(hours=2),
+        step_due=case.reported_at - timedelta(hours=1),
+        deadline_check_at=case.reported_at - timedelta(hours=2),
+    )
+    with live_server(TIMERS="inprocess", TIMER_INTERVAL_SECONDS="1"):
+        wait_for(
+            lambda: Case.objects.get(pk=case.pk).deadline_state == DeadlineState.RED, seconds=60
+        )
