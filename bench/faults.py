@@ -314,12 +314,6 @@ def serve(env: dict) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def web_workers(pid: int) -> list[int]:
-    from tests.live import workers_of
-
-    return workers_of(pid)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=75)
@@ -401,7 +395,9 @@ def load_and_faults(args, postgres, redis, server, url, token, leader_token, coo
     faults.append(("Redis stopped for 10 s", time.monotonic()))
 
     at(span * 0.45)
-    victim = web_workers(server.pid)[0]
+    from tests.live import workers_of
+
+    victim = workers_of(server.pid)[0]
     os.kill(victim, signal.SIGKILL)
     faults.append(("a web worker SIGKILLed", time.monotonic()))
 

@@ -34,6 +34,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from cases import events, mapdata
+from cases.services.notifications import unread
 from grid import access
 from grid.territory import Territory
 
@@ -267,11 +268,5 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NO_ACCESS)
 
     async def _send_count(self):
-        count = await database_sync_to_async(_unread)(self.user_id)
+        count = await database_sync_to_async(unread)(self.user_id)
         await self.send_json({"type": "unread", "count": count})
-
-
-def _unread(user_id: int) -> int:
-    from cases.models import Notification
-
-    return Notification.objects.filter(user_id=user_id, read=False).count()

@@ -263,10 +263,11 @@ class StepRule:
             seen.update(dict.fromkeys(targets))
         object.__setattr__(self, "routes", tuple(seen))
 
-    def level_of(self, staff: Staffing, case: Case, user_id: int | None) -> int | None:
-        """The first level of the chain the user belongs to for this case, if any."""
-        if self.independent and user_id is not None and case.handler_id == user_id:
-            return None
+    def level_of(self, staff: Staffing, case: Case) -> int | None:
+        """The first level of the chain the user belongs to for this case, if any.
+
+        Independence from the handler is can_act's to check: it binds every path.
+        """
         for index, level in enumerate(self.chain):
             if any(holder.allows(staff, case) for holder in level):
                 return index

@@ -7,24 +7,19 @@ of thousands), every claim whose holder may no longer act is given back.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from core.sharedstate import on_commit_once
 from grid.models import CellAssignment, Post
 
 
 def _release_after_commit() -> None:
-    connection = transaction.get_connection()
-    if any(getattr(hook, "releases", False) for _, hook, _ in connection.run_on_commit):
-        return
-
     def release() -> None:
         from cases.services.ownership import release_stale_claims
 
         release_stale_claims()
 
-    release.releases = True  # type: ignore[attr-defined]
-    transaction.on_commit(release)
+    on_commit_once("release-stale-claims", release)
 
 
 def _staffing_saved(sender, instance, **kwargs) -> None:

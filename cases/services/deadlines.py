@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from cases import loop, reference, seed
 from cases.calendar import CHINA, Calendar
 from cases.models import Case, Category, DeadlineState, LimitUnit, Notification, State
-from cases.services.notifications import MAX_TEXT, tell
+from cases.services.notifications import deliver
 from cases.services.timeline import entry_for, record_many
 from grid.models import Post, Role
 
@@ -135,14 +135,10 @@ def _escalate(cases: list[Case], now: datetime) -> None:
             "s": case.get_state_display(),
         }
         notices += [
-            Notification(user_id=u, case=case, kind="overdue", text=text[:MAX_TEXT])
+            Notification(user_id=u, case=case, kind="overdue", text=text)
             for u in sorted(notified.get(case.street_id, ()))
         ]
-    # One insert for the whole batch (a backlog is hundreds), told once per person.
-    Notification.objects.bulk_create(notices)
-    told = sorted({n.user_id for n in notices})
-    if told:
-        transaction.on_commit(lambda: tell(told))
+    deliver(notices)
 
 
 def _warn(cases: list[Case], now: datetime) -> None:

@@ -23,13 +23,21 @@ MAX_TEXT = 300
 
 def notify(user_ids: Iterable[int], case: Case, kind: str, text: str) -> list[Notification]:
     """Tell each person once; their sockets hear of it when the transaction commits."""
-    people = sorted(set(user_ids))
-    rows = Notification.objects.bulk_create(
-        Notification(user_id=u, case=case, kind=kind, text=text[:MAX_TEXT]) for u in people
+    return deliver(
+        [Notification(user_id=u, case=case, kind=kind, text=text) for u in sorted(set(user_ids))]
     )
+
+
+def deliver(rows: list[Notification]) -> list[Notification]:
+    """Save notifications in one insert (a sweep's batch is hundreds) and, after
+    commit, tell each person's sockets once."""
+    for row in rows:
+        row.text = row.text[:MAX_TEXT]
+    saved = Notification.objects.bulk_create(rows)
+    people = sorted({row.user_id for row in rows})
     if people:
         transaction.on_commit(lambda: tell(people))
-    return rows
+    return saved
 
 
 def tell(user_ids: list[int]) -> None:
@@ -43,9 +51,11 @@ def mine(user: AnyUser) -> QuerySet[Notification]:
 
 
 def unread_count(user: AnyUser) -> int:
-    if not user.is_authenticated:
-        return 0
-    return Notification.objects.filter(user_id=user.pk, read=False).count()
+    return unread(user.pk) if user.is_authenticated else 0
+
+
+def unread(user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read=False).count()
 
 
 def mark_read(user: AnyUser, ids: Iterable[int] | None = None) -> int:

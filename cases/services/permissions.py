@@ -48,7 +48,7 @@ def can_act(
     if rule.independent and case.handler_id == user.pk:
         return False  # nobody, superusers included, verifies or rates their own work
     staff = staffing(user, territory)
-    level = rule.level_of(staff, case, user.pk)
+    level = rule.level_of(staff, case)
     # The closest level answers without a query: this user is in it.
     if level == 0 or (level is not None and rule.first_staffed(case) == level):
         return True
