@@ -270,6 +270,7 @@ ACTION_LABELS = {
     "taken_over": pgettext_lazy("timeline action", "taken over by a supervisor"),
     "transferred_out": pgettext_lazy("timeline action", "transferred away (转办)"),
     "transferred": pgettext_lazy("timeline action", "transferred here (转办)"),
+    "relocated": pgettext_lazy("timeline action", "re-located after the boundaries changed"),
 }
 
 

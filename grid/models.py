@@ -48,6 +48,9 @@ class Area(models.Model):
     CODE_LENGTH = 0
     name = models.CharField(_("name"), max_length=100)
     boundary = models.MultiPolygonField(_("boundary"), srid=4326, spatial_index=True)
+    # The code the unit had in the file it was imported from, when the import
+    # gave it one of ours (--renumber, --code-map): a supplier's own reference.
+    external_code = models.CharField(_("code in the source file"), max_length=40, blank=True)
 
     objects = AreaQuerySet.as_manager()
 
