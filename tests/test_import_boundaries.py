@@ -18,8 +18,10 @@ from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from grid.gridcheck import check_grid
 from grid.importers import BoundaryImportError, import_boundaries
 from grid.models import Community, District, GridCell, Street
+from tests.base import report
 
 # A new community square east of community A2, inside street A.
 CODE = "420106002009"
@@ -561,3 +563,99 @@ def test_the_help_explains_renumbering_the_code_map_and_replacing(capsys):
     for words in ("--renumber", "north→south, west→east", "--code-map", "external code",
                   "--srid", "--replace", "--dry-run", ".cpg"):  # fmt: skip
         assert words in out
+
+
+# ---- boundaries against their neighbours; replacing them ----------------------------
+
+
+def test_an_import_over_the_neighbours_and_out_of_the_street_is_refused(territory, tmp_path):
+    # The issue's file: 74 % over A1, 22 % over A2, 5 % south of street A.
+    path = geojson(tmp_path, feature("420106002003", "重划社区",
+                                     rings=square(114.3026, 30.5495, 114.3122, 30.56)))  # fmt: skip
+    error = refused(path, "Use --replace if these boundaries replace the old ones")
+    message = str(error)
+    assert "Community 420106002003 overlaps 420106002001 by" in message
+    assert "74 % of 420106002001" in message
+    assert "22 % of 420106002002" in message
+    assert "Community 420106002003 lies" in message and "(5 %) outside street 420106002" in message
+    # Replacing cannot put a community outside its street either.
+    refused(path, r"\(5 %\) outside street 420106002", replace=True)
+
+
+def test_an_import_overlapping_cells_of_another_community_is_refused(territory, tmp_path):
+    territory.cell("420106002002004").delete()
+    # A2's south-east cell drawn 0.001° into A2's north-east one.
+    cell = feature("420106002002005", "新网格", rings=square(114.315, 30.55, 114.32, 30.556))
+    error = refused(geojson(tmp_path, cell), "Cells 420106002002002 and 420106002002005 overlap",
+                    level="cell")  # fmt: skip
+    assert "m²" in str(error)
+
+
+def test_a_community_whose_cells_would_stick_out_is_refused(territory, tmp_path):
+    shrunk = feature("420106002002", "新河社区", rings=square(114.3125, 30.55, 114.32, 30.56))
+    error = refused(geojson(tmp_path, shrunk), "Use --replace")
+    assert "Cell 420106002002001 lies" in str(error) and "outside community 420106002002" in (
+        str(error)
+    )
+
+
+# A1 redrawn 0.0025° east, into A2's western strip.
+A1_REDRAWN = square(114.30, 30.55, 114.3125, 30.56)
+IN_THE_STRIP = (114.311, 30.558)  # in A2's cell 001 before, in A1 (no cell there) after
+STILL_A2 = (114.318, 30.558)
+
+
+def test_replacing_a_communitys_boundary_clips_its_neighbour_and_relocates_open_cases(
+    cast, territory, tmp_path, capsys
+):
+    from cases.models import Case
+
+    moving = report(cast.dispatcher, point=IN_THE_STRIP, source="hotline")
+    staying = report(cast.dispatcher, point=STILL_A2, source="hotline")
+    assert moving.cell.code == "420106002002001"
+    path = str(geojson(tmp_path, feature("420106002001", "和平社区", rings=A1_REDRAWN)))
+    with pytest.raises(CommandError, match="420106002001 overlaps 420106002002 by"):
+        call_command("import_boundaries", path, "--level=community")
+    call_command("import_boundaries", path, "--level=community", "--replace")
+    out = capsys.readouterr().out
+    assert "Clipped: 420106002002, 420106002002001, 420106002002003" in out
+    assert "1 open case(s) re-located" in out
+    a2 = Community.objects.get(code="420106002002")
+    assert a2.boundary.extent == pytest.approx((114.3125, 30.55, 114.32, 30.56), abs=METRE)
+    moving = Case.objects.get(pk=moving.pk)
+    assert (moving.community.code, moving.cell) == ("420106002001", None)
+    entry = moving.timeline.order_by("-seq").first()
+    assert entry.action == "relocated"
+    assert entry.data["from"]["cell"] == "420106002002001"
+    assert entry.data["to"] == {"street": "420106002", "community": "420106002001", "cell": None}
+    assert "420106002002001" in entry.note
+    assert Case.objects.get(pk=staying.pk).cell.code == "420106002002002"
+    assert staying.timeline.count() == 1
+    # The territory is consistent again apart from A1's new strip, which has no cells yet.
+    assert [p.kind for p in check_grid("420106002")] == ["gap"]
+
+
+def test_a_dry_run_of_a_replacement_reports_the_moves_and_makes_none(
+    cast, territory, tmp_path, capsys
+):
+    from cases.models import Case
+
+    moving = report(cast.dispatcher, point=IN_THE_STRIP, source="hotline")
+    path = str(geojson(tmp_path, feature("420106002001", "和平社区", rings=A1_REDRAWN)))
+    call_command("import_boundaries", path, "--level=community", "--replace", "--dry-run")
+    out = capsys.readouterr().out
+    assert "1 open case(s) re-located" in out
+    assert "Dry run, nothing written: 0 created, 1 updated, 0 unchanged" in out
+    assert Case.objects.get(pk=moving.pk).cell.code == "420106002002001"
+    assert moving.timeline.count() == 1
+    assert Community.objects.get(code="420106002002").boundary.extent[0] == pytest.approx(114.31)
+
+
+def test_a_closed_case_stays_where_it_was_reported(cast, territory, tmp_path):
+    from cases.models import Case, State
+
+    closed = report(cast.dispatcher, point=IN_THE_STRIP, source="hotline")
+    Case.objects.filter(pk=closed.pk).update(state=State.CLOSED)
+    path = geojson(tmp_path, feature("420106002001", "和平社区", rings=A1_REDRAWN))
+    import_boundaries(path, level="community", replace=True)
+    assert Case.objects.get(pk=closed.pk).cell.code == "420106002002001"
