@@ -27,8 +27,8 @@ from cases.models import (
     TimelineEntry,
     Urgency,
 )
-from cases.services.deadlines import start_clock, supervisors
 from cases.services.coverage import record_cell_workers
+from cases.services.deadlines import start_clock, supervisors
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
 from cases.services.photos import Checked, check_photos, save_photos
