@@ -77,6 +77,20 @@ class GridCellAdmin(AreaAdmin):
     list_select_related = ["community"]
     inlines = [CellAssignmentInline]
 
+    def save_formset(self, request, form, formset, change):
+        # An assignment ended in the cell's inline is logged as from its own page.
+        ended = [
+            f.instance
+            for f in formset.forms
+            if isinstance(f.instance, CellAssignment)
+            and "ended" in f.changed_data
+            and f.cleaned_data.get("ended")
+            and not f.cleaned_data.get("DELETE")
+        ]
+        super().save_formset(request, form, formset, change)
+        for tenure in ended:
+            log_ended(actor=request.user, tenure=tenure, via="admin")
+
 
 @admin.register(Department)
 class DepartmentAdmin(admin.ModelAdmin):

@@ -59,7 +59,7 @@ def boundary_problems(model, imported: list) -> list[Problem]:
         if model is Community:
             problems += _cells_outside(unit)
     if model is GridCell:
-        problems += cell_overlaps(imported, _cells_near(imported), set())
+        problems += _overlapping_cells(imported)
     if model in (Street, Community):
         for parent, children in _by_parent(imported).items():
             near = MultiPolygon([p for c in children for p in c.boundary], srid=4326)
@@ -83,6 +83,17 @@ def _cells_outside(community: Community) -> list[Problem]:
                     % {"cell": cell.code, "community": community.code, "area": area},
                 )
             )
+    return problems
+
+
+def _overlapping_cells(imported: list[GridCell]) -> list[Problem]:
+    """Imported cells over any other cell, the file's own included: one indexed query
+    per cell, so a district's 5,000 cells are not compared pairwise."""
+    seen: set = set()
+    problems = []
+    for cell in imported:
+        others = GridCell.objects.exclude(pk=cell.pk).filter(boundary__intersects=cell.boundary)
+        problems += cell_overlaps([cell], list(others), seen)
     return problems
 
 

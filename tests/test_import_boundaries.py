@@ -582,13 +582,18 @@ def test_an_import_over_the_neighbours_and_out_of_the_street_is_refused(territor
     refused(path, r"\(5 %\) outside street 420106002", replace=True)
 
 
-def test_an_import_overlapping_cells_of_another_community_is_refused(territory, tmp_path):
+def test_an_imported_cell_over_other_cells_is_refused(territory, tmp_path):
     territory.cell("420106002002004").delete()
-    # A2's south-east cell drawn 0.001° into A2's north-east one.
-    cell = feature("420106002002005", "新网格", rings=square(114.315, 30.55, 114.32, 30.556))
-    error = refused(geojson(tmp_path, cell), "Cells 420106002002002 and 420106002002005 overlap",
-                    level="cell")  # fmt: skip
-    assert "m²" in str(error)
+    # A2's south-east cell drawn 0.001° into A2's north-east one, and 0.001° into A1's
+    # 002 by its western neighbour in the same file.
+    east = feature("420106002002005", "新网格", rings=square(114.315, 30.55, 114.32, 30.556))
+    west = feature("420106002002006", "西网格", rings=square(114.309, 30.55, 114.3155, 30.555))
+    territory.cell("420106002002003").delete()
+    error = str(refused(geojson(tmp_path, east, west), "overlap", level="cell"))
+    assert "Cells 420106002002002 and 420106002002005 overlap by" in error
+    assert "Cells 420106002002005 and 420106002002006 overlap by" in error
+    assert "Cells 420106002001004 and 420106002002006 overlap by" in error
+    assert "m²" in error
 
 
 def test_a_community_whose_cells_would_stick_out_is_refused(territory, tmp_path):
