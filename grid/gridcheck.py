@@ -107,8 +107,13 @@ def unit_problems(unit) -> list[Problem]:
     return problems
 
 
+# A square degree is at most this many square metres (at the equator).
+MAX_M2_PER_DEGREE2 = 1.24e10
+
+
 def area_m2(geometry: GEOSGeometry | None, srid: int) -> float:
-    if geometry is None or geometry.empty:
+    # Neighbours that only touch intersect in a line: no area, and no reprojection needed.
+    if geometry is None or geometry.empty or geometry.area * MAX_M2_PER_DEGREE2 <= 1e-3:
         return 0.0
     return geometry.transform(srid, clone=True).area
 

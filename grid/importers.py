@@ -107,6 +107,7 @@ class ImportResult:
     recoded: list[tuple[str, str]] = field(default_factory=list)
     replacement: Replacement = field(default_factory=Replacement)
     dry_run: bool = False
+    changed: list[str] = field(default_factory=list)  # codes created or updated
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,8 @@ def import_boundaries(
         result = _write(records, spec, parents, progress)
         result.warnings = warnings
         result.recoded = [(r.external_code, r.code) for r in records if r.external_code]
-        imported = list(spec.model.objects.filter(code__in=[r.code for r in records]))
+        # Only what the file changes is checked: an unchanged unit is the territory as it was.
+        imported = list(_with_parent(spec).filter(code__in=result.changed))
         try:
             result.replacement = apply_replacement(spec.model, imported, previous, replace=replace)
         except ReplacementRefused as exc:
@@ -776,6 +778,11 @@ def _parents(records: list[Record], spec: Level, parent_code: str | None) -> dic
     return parents
 
 
+def _with_parent(spec: Level):
+    qs = spec.model.objects.all()
+    return qs.select_related(spec.parent_attr) if spec.parent_attr else qs
+
+
 def _previous_boundaries(records: list[Record], spec: Level) -> dict[str, MultiPolygon]:
     """The stored boundaries the file changes, by code: where units may have moved."""
     existing = spec.model.objects.in_bulk([r.code for r in records], field_name="code")
@@ -810,6 +817,7 @@ def _write(
         if current is None:
             model.objects.create(code=record.code, **values)
             result.created += 1
+            result.changed.append(record.code)
         elif _same(current, values, parent_attr):
             result.unchanged += 1
         else:
@@ -817,6 +825,7 @@ def _write(
                 setattr(current, name, value)
             current.save()
             result.updated += 1
+            result.changed.append(record.code)
     return result
 
 

@@ -53,7 +53,8 @@ def boundary_problems(model, imported: list) -> list[Problem]:
     for unit in sorted(imported, key=lambda u: u.code):
         # Pairs within the file once; pairs with the territory around it always.
         later = {u.code for u in imported if u.code < unit.code}
-        problems += overlaps_with_siblings(unit, skip=later)
+        if model is not GridCell:  # cells: _overlapping_cells, any community's
+            problems += overlaps_with_siblings(unit, skip=later)
         if model is not District:
             problems += outside_parent(unit)
         if model is Community:
