@@ -245,3 +245,25 @@ def test_ending_twice_is_refused_and_logged_once(cast, territory):
     with pytest.raises(CommandError, match="holds nothing like that now"):
         call_command("end_tenure", "dispatcher")
     assert StaffingLog.objects.count() == 1
+
+
+def test_an_end_typed_into_the_admin_form_is_logged(cast, territory):
+    from grid.models import StaffingLog
+    from tests.base import logged_in
+
+    assignment = CellAssignment.objects.get(worker=cast.worker2)
+    answer = logged_in(cast.admin).post(
+        f"/admin/grid/cellassignment/{assignment.pk}/change/",
+        {
+            "worker": cast.worker2.pk,
+            "cell": assignment.cell.pk,
+            "started_0": "2026-01-01",
+            "started_1": "08:00:00",
+            "ended_0": "2026-06-30",
+            "ended_1": "18:00:00",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    (entry,) = StaffingLog.objects.all()
+    assert (entry.person, entry.actor) == (cast.worker2, cast.admin)
+    assert "420106002001001" in entry.what
