@@ -156,7 +156,8 @@ def import_boundaries(
             _("Districts keep their GB/T 2260 codes; they are not renumbered.")
         )
     path = Path(path)
-    warnings = _encoding_warnings(path, encoding)
+    _check_encoding(path, encoding)
+    warnings: list[str] = []
     records = read(
         path,
         level=level,
@@ -180,20 +181,29 @@ def import_boundaries(
         result = _write(records, spec, parents, progress)
         result.warnings = warnings
         result.recoded = [(r.external_code, r.code) for r in records if r.external_code]
-        # Only what the file changes is checked: an unchanged unit is the territory as it was.
-        imported = list(_with_parent(spec).filter(code__in=result.changed))
-        try:
-            result.replacement = apply_replacement(spec.model, imported, previous, replace=replace)
-        except ReplacementRefused as exc:
-            raise BoundaryImportError(_refusal([str(exc)])) from None
-        problems = boundary_problems(spec.model, imported)
-        if problems:
-            hint = "" if replace else _("Use --replace if these boundaries replace the old ones.")
-            raise BoundaryImportError(_refusal([p.message for p in problems], hint))
+        result.replacement = _fit(spec, result.changed, previous, replace)
         if dry_run:
             result.dry_run = True
             transaction.set_rollback(True)
     return result
+
+
+def _fit(
+    spec: Level, changed: list[str], previous: dict[str, MultiPolygon], replace: bool
+) -> Replacement:
+    """Make room for the written units if they replace the old boundaries; refuse what
+    they would still break. Only what the file changed is checked: an unchanged unit
+    is the territory as it was."""
+    imported = list(_with_parent(spec).filter(code__in=changed))
+    try:
+        replacement = apply_replacement(spec.model, imported, previous, replace=replace)
+    except ReplacementRefused as exc:
+        raise BoundaryImportError(_refusal([str(exc)])) from None
+    problems = boundary_problems(spec.model, imported)
+    if problems:
+        hint = "" if replace else _("Use --replace if these boundaries replace the old ones.")
+        raise BoundaryImportError(_refusal([p.message for p in problems], hint))
+    return replacement
 
 
 def load_code_map(path: Path | str) -> dict[str, str]:
@@ -302,11 +312,11 @@ def _declared_encoding(path: Path) -> str | None:
         return None
 
 
-def _encoding_warnings(path: Path, encoding: str | None) -> list[str]:
+def _check_encoding(path: Path, encoding: str | None) -> None:
     """Refuse an --encoding that contradicts the file's .cpg: GDAL would obey the option
     and turn good names into mojibake."""
     if not encoding:
-        return []
+        return
     try:
         given = codecs.lookup(encoding).name
     except LookupError:
@@ -320,7 +330,6 @@ def _encoding_warnings(path: Path, encoding: str | None) -> list[str]:
             )
             % {"path": path.name, "declared": declared, "given": given}
         )
-    return []
 
 
 @contextmanager
