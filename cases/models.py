@@ -229,6 +229,36 @@ class Case(models.Model):
         return self.state in OPEN_STATES
 
 
+class CaseCellWorker(models.Model):
+    """A worker who covered the case's cell when it was reported or handled.
+
+    Kept so that figures per worker stay true after cells change hands: the
+    case counts for whoever covered its cell then, not whoever covers it now.
+    """
+
+    class Stage(models.TextChoices):
+        REPORTED = "reported", _("reported")
+        HANDLED = "handled", _("handled")
+
+    case = models.ForeignKey(
+        Case, models.CASCADE, related_name="cell_workers", verbose_name=_("case")
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("worker")
+    )
+    cell = models.ForeignKey(GridCell, models.PROTECT, related_name="+", verbose_name=_("cell"))
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("cell worker at the time")
+        verbose_name_plural = _("cell workers at the time")
+        indexes = [models.Index(fields=["worker", "stage", "at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "stage", "worker"], name="one_per_stage")
+        ]
+
+
 class Party(models.Model):
     """A party to a dispute; the phone is shown only to those handling the case."""
 
@@ -270,6 +300,7 @@ ACTION_LABELS = {
     "taken_over": pgettext_lazy("timeline action", "taken over by a supervisor"),
     "transferred_out": pgettext_lazy("timeline action", "transferred away (转办)"),
     "transferred": pgettext_lazy("timeline action", "transferred here (转办)"),
+    "relocated": pgettext_lazy("timeline action", "re-located after the boundaries changed"),
 }
 
 

@@ -1,7 +1,9 @@
-"""What the loop does when staffing changes: claimed steps follow their owners.
+"""What the loop does when the territory changes.
 
-Once per transaction, however many posts or assignments it saves (an import
-of thousands), every claim whose holder may no longer act is given back.
+Staffing: once per transaction, however many posts or assignments it saves
+(an import of thousands), every claim whose holder may no longer act is
+given back. Boundaries: an import that redraws them re-locates the open
+cases whose point now lies in another unit (services.relocation).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from django.db.models.signals import post_delete, post_save
 
 from core.sharedstate import on_commit_once
 from grid.models import CellAssignment, Post
+from grid.signals import boundaries_changed
 
 
-def _release_after_commit() -> None:
+def release_after_commit() -> None:
     def release() -> None:
         from cases.services.ownership import release_stale_claims
 
@@ -23,15 +26,22 @@ def _release_after_commit() -> None:
 
 
 def _staffing_saved(sender, instance, **kwargs) -> None:
-    _release_after_commit()
+    release_after_commit()
 
 
 def _user_saved(sender, instance, created: bool, **kwargs) -> None:
     if not created and not instance.is_active:
-        _release_after_commit()
+        release_after_commit()
+
+
+def _boundaries_changed(sender, area, gone_cell_ids, **kwargs) -> list:
+    from cases.services.relocation import relocate_open_cases
+
+    return relocate_open_cases(area=area, gone_cell_ids=gone_cell_ids)
 
 
 def connect() -> None:
+    boundaries_changed.connect(_boundaries_changed, dispatch_uid="relocate-open-cases")
     post_save.connect(_staffing_saved, sender=Post, dispatch_uid="release-claims-post")
     post_save.connect(_staffing_saved, sender=CellAssignment, dispatch_uid="release-claims-cell")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="release-claims-user")

@@ -48,6 +48,9 @@ class Area(models.Model):
     CODE_LENGTH = 0
     name = models.CharField(_("name"), max_length=100)
     boundary = models.MultiPolygonField(_("boundary"), srid=4326, spatial_index=True)
+    # The code the unit had in the file it was imported from, when the import
+    # gave it one of ours (--renumber, --code-map): a supplier's own reference.
+    external_code = models.CharField(_("code in the source file"), max_length=40, blank=True)
 
     objects = AreaQuerySet.as_manager()
 
@@ -259,3 +262,57 @@ class CellAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} → {self.cell.code}"
+
+
+class StaffingLog(models.Model):
+    """Who ended whose post or cell assignment, and when: the audit of staffing changes.
+
+    Written by grid.staffing (admin, commands); read by the leaders and
+    administrators whose territory holds the unit. Text is kept as it read
+    then, so the entry stays true after the post or the person is gone.
+    """
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ended by"),
+    )
+    via = models.CharField(
+        _("via"),
+        max_length=20,
+        choices=[("admin", _("the admin")), ("command", _("a command"))],
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        related_name="staffing_log",
+        verbose_name=_("person"),
+    )
+    person_name = models.CharField(_("person's name"), max_length=150)
+    what = models.CharField(_("what ended"), max_length=300)
+    ended = models.DateTimeField(_("ended"))
+    # Where it was, for territory scoping (a district-level post has no street).
+    street = models.ForeignKey(
+        Street, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("street")
+    )
+    district = models.ForeignKey(
+        District,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("district"),
+    )
+
+    class Meta:
+        verbose_name = _("staffing log entry")
+        verbose_name_plural = _("staffing log")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.person_name}: {self.what}"

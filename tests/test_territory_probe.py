@@ -31,6 +31,7 @@ from tests.base import POINT_B1, jpeg, make_user, map_socket, report
 
 REPORTER, REPORTER_PHONE = "赵秘密", "13912345678"
 PARTY, PARTY_PHONE = "钱当事", "13700001111"
+B_WORKER = "孙乙网格"  # street B's grid worker: their cells and history are B's too
 DESCRIPTION = "徐家棚街道的机密纠纷描述"
 STREET_A_ROLES = [
     "leader", "coordinator", "dispatcher", "mediator", "street_mediator", "worker", "handler",
@@ -53,10 +54,13 @@ class Probe:
     photo_url: str
     b_cell_pk: int
     neighbour: str  # street A's case next to it
+    b_cell_code: str = ""
 
     @property
     def secrets(self) -> list[str]:
-        return [self.case.number, DESCRIPTION, REPORTER, REPORTER_PHONE, PARTY, PARTY_PHONE]
+        return [
+            self.case.number, DESCRIPTION, REPORTER, REPORTER_PHONE, PARTY, PARTY_PHONE, B_WORKER,
+        ]  # fmt: skip
 
 
 @pytest.fixture
@@ -75,9 +79,28 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     )
     photo = case.attachments.get()
     neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
+    _staff_street_b(case.cell)
     return Probe(
-        case=case, photo_url=photo.file.url, b_cell_pk=case.cell_id, neighbour=neighbour.number
+        case=case,
+        photo_url=photo.file.url,
+        b_cell_pk=case.cell_id,
+        neighbour=neighbour.number,
+        b_cell_code=case.cell.code,
     )
+
+
+def _staff_street_b(cell) -> None:
+    """B's worker covers the case's cell now and covered it before: an ended assignment
+    on the staffing log, and a history on both sides of it."""
+    from grid.models import CellAssignment
+    from grid.staffing import tenure_end
+
+    worker = make_user("b_worker", first_name=B_WORKER)
+    earlier = CellAssignment.objects.create(
+        worker=worker, cell=cell, started=timezone.now() - timedelta(days=90)
+    )
+    tenure_end(actor=None, tenure=earlier, via="command")
+    CellAssignment.objects.create(worker=worker, cell=cell)
 
 
 @pytest.fixture
@@ -122,6 +145,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         "/api/v1/categories/", "/api/v1/territory/streets/", "/api/v1/territory/communities/",
         "/api/v1/territory/cells/", p.photo_url,
         f"/api/v1/territory/locate/?lon={POINT_B1[0]}&lat={POINT_B1[1]}",
+        "/territory/cells/", f"/territory/cells/{p.b_cell_code}/", "/territory/workers/b_worker/",
+        "/territory/log/",
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
     result.append(("get", "/api/v1/metrics/", span))
@@ -218,6 +243,19 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
     n = probe.case.number
     assert {f"/cases/{n}/", f"/api/v1/cases/{n}/", f"/map/cases/{n}.json", probe.photo_url} <= paths
     assert f"/open311/v2/requests/{n}.json" in paths
+
+
+def test_the_probe_would_see_street_bs_staffing(probe, territory):
+    # Street B's own leader reads B's worker on every history page the probe tries.
+    b_leader = make_user("b_leader")
+    Post.objects.create(user=b_leader, role=Role.LEADER, street=territory.street_b)
+    session = Client()
+    session.force_login(b_leader)
+    history = [r for r in channels(probe) if r[1].startswith("/territory/")]
+    assert len(history) == 4
+    for method, path, data in history:
+        answer = getattr(session, method)(path, data)
+        assert answer.status_code == 200 and B_WORKER in body_of(answer), path
 
 
 # ---- exports (a background job; its file is read back) ----------------------

@@ -19,6 +19,7 @@ from cases.calendar import CHINA
 from cases.flows import CaseFlow
 from cases.models import (
     Case,
+    CaseCellWorker,
     CaseCounter,
     Category,
     Party,
@@ -26,6 +27,7 @@ from cases.models import (
     TimelineEntry,
     Urgency,
 )
+from cases.services.coverage import record_cell_workers
 from cases.services.deadlines import start_clock, supervisors
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
@@ -190,6 +192,7 @@ def _create_case(
     )
     start_clock(case, now)
     case.save()
+    record_cell_workers(case, CaseCellWorker.Stage.REPORTED, now)
     saved_parties = [
         Party.objects.create(
             case=case,

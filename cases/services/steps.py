@@ -29,6 +29,7 @@ from cases.models import (
     REJECTION_REASONS,
     Attachment,
     Case,
+    CaseCellWorker,
     Category,
     ClosureReason,
     Satisfaction,
@@ -36,6 +37,7 @@ from cases.models import (
     TimelineEntry,
     Urgency,
 )
+from cases.services.coverage import record_cell_workers
 from cases.services.deadlines import enter_state
 from cases.services.errors import ServiceError
 from cases.services.permissions import can_act, supervises
@@ -418,6 +420,7 @@ def case_handle(
     ctx = _begin(actor, number, task_id, "handle")
     if not result.strip():
         raise ServiceError(_("Describe what was done."))
+    record_cell_workers(ctx.case, CaseCellWorker.Stage.HANDLED, ctx.now)
     return _complete(
         ctx,
         State.VERIFY,

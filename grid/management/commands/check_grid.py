@@ -6,8 +6,12 @@ from grid.gridcheck import check_grid
 
 class Command(BaseCommand):
     help = (
-        "Report overlapping cells, gaps, cells outside their community and bad cell codes "
-        "for a district, street or community (default: everything); exit 1 if any."
+        "For a district, street or community (default: everything), report with their "
+        "areas and codes: units overlapping their siblings or sticking out of their parent "
+        "(beyond 0.5 % of their area), gaps between sibling units inside their parent, "
+        "communities without cells, cells overlapping cells of the same or another "
+        "community, gaps in a community's cells, cells outside their community and bad "
+        "cell codes; exit 1 if any."
     )
 
     def add_arguments(self, parser):
