@@ -184,8 +184,15 @@ def figures(cases: QuerySet[Case], scope: Scope, period: Period) -> dict:
         "communities": _ranked(
             metrics.unit_rows("community", metrics.metrics(cases, group="community", **span))
         ),
+        # Cases at no department (most of them) are no department's record.
         "departments": _ranked(
-            metrics.unit_rows("department", metrics.metrics(cases, group="department", **span))
+            [
+                row
+                for row in metrics.unit_rows(
+                    "department", metrics.metrics(cases, group="department", **span)
+                )
+                if row["code"] is not None
+            ]
         ),
         "hot_spots": sorted(cells, key=lambda r: (-r["reported"], r["code"] or ""))[:HOT_SPOTS],
         "trend": sorted(metrics.unit_rows(period.kind, trend), key=lambda r: r["code"]),
@@ -251,7 +258,7 @@ def _chart_data(numbers: dict, scope: Scope, period: Period) -> dict:
             "resolution_rate": _("Resolution rate"),
             "satisfaction_rate": _("Satisfaction rate"),
             "overdue": _("Overdue"),
-            "reported": _("Reported"),
+            "reported": _("Cases reported"),
             "closed": _("Closed"),
             "hours": _("Hours"),
             "cases": _("Cases"),

@@ -11,6 +11,7 @@
   var data = JSON.parse(document.getElementById("dashboard-data").textContent);
   var L = data.labels;
   var RATES = ["response_rate", "resolution_rate", "satisfaction_rate"];
+  var printing = document.body.classList.contains("print-report");
   var COLOURS = ["#1d4ed8", "#15803d", "#d97706", "#b42318", "#6b21a8", "#0f766e", "#64748b"];
 
   function percent(value) {
@@ -24,7 +25,7 @@
   function base(extra) {
     var option = {
       color: COLOURS,
-      animation: !document.body.classList.contains("print-report"),
+      animation: !printing,
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { top: 0 },
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true }
@@ -92,12 +93,15 @@
       });
     },
     categories: function () {
+      // The report prints the categories in a table beside the pie: no legend there.
+      var legend = !printing;
       return base({
         tooltip: { trigger: "item", renderMode: "richText" },
-        legend: { type: "scroll", orient: "vertical", left: 0, top: "middle" },
+        legend: { show: legend, type: "scroll", orient: "vertical", left: 0, top: "middle" },
         series: [{
-          name: L.cases, type: "pie", id: "categories", radius: ["35%", "70%"], center: ["62%", "50%"],
-          label: { formatter: "{b} {c} ({d}%)" },
+          name: L.cases, type: "pie", id: "categories", radius: ["35%", "65%"],
+          center: [legend ? "62%" : "50%", "50%"],
+          label: { formatter: "{b}\n{c}（{d}%）" },
           data: data.categories.map(function (c) { return { name: c.name, value: c.count }; })
         }]
       });
@@ -109,7 +113,7 @@
         xAxis: { type: "value", minInterval: 1 },
         yAxis: { type: "category", data: rows.map(function (row) { return row.code || "—"; }) },
         series: [
-          { name: L.reported, type: "bar", id: "reported", stack: "cell",
+          { name: L.reported, type: "bar", id: "reported",
             data: rows.map(function (row) { return row.reported; }) },
           { name: L.overdue, type: "bar", id: "overdue", color: "#b42318",
             data: rows.map(function (row) { return row.overdue; }) }
@@ -141,7 +145,7 @@
   }
 
   var drawn = {};
-  var renderer = document.body.classList.contains("print-report") ? "svg" : "canvas";
+  var renderer = printing ? "svg" : "canvas";
   document.querySelectorAll("[data-chart]").forEach(function (element) {
     var name = element.getAttribute("data-chart");
     if (!charts[name]) { return; }
