@@ -3,6 +3,14 @@
 # no test, browser or lint tools.
 # Debian 12 underneath, the same GDAL/GEOS/PROJ and SpatiaLite as `make run`; the
 # python.org build links Debian's libsqlite3 and can load SpatiaLite.
+
+# Browser libraries from npm, exactly as package-lock.json pins them; only the
+# files settings.NPM_STATIC_FILES serves reach the image (project/finders.py).
+FROM node:20-bookworm-slim AS npm
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +28,7 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml ./
 RUN pip install -r requirements.lock
 COPY . .
+COPY --from=npm /build/node_modules/echarts/dist/echarts.min.js node_modules/echarts/dist/
 
 # Build-time only: a throwaway key lets settings load with DEBUG off; it is not
 # in the image's environment, so the running container must be given its own.

@@ -1,6 +1,7 @@
 # GridCase: `make run` serves the demo, `make test` runs the whole suite.
 # Both install what is missing first: Debian packages (as root or with sudo),
-# a .venv from requirements.lock, and nothing else.
+# a .venv from requirements.lock, node_modules from package-lock.json, and
+# nothing else.
 
 PYTHON ?= /usr/bin/python3
 VENV := .venv
@@ -11,15 +12,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL/GEOS/PROJ, SpatiaLite, and Debian's Python with venv (its sqlite3 can load extensions).
 SYSTEM_PACKAGES := gettext gdal-bin libsqlite3-mod-spatialite binutils python3-venv python3-dev
 TEST_PACKAGES := chromium fonts-wqy-microhei
+# npm, for the browser libraries in package-lock.json (Debian's, when none is installed).
+NODE_PACKAGES := nodejs npm
 
-.PHONY: run test lint format system-deps test-system-deps postgis-deps venv lock migrate demo static messages clean
+.PHONY: run test lint format system-deps test-system-deps postgis-deps node-deps npm venv lock migrate demo static messages clean
 
 # gunicorn with uvicorn workers, configured in project/gunicorn.conf.py (WEB_WORKERS,
 # default 1). With the default TIMERS=inprocess the worker runs the deadline sweeper.
-run: venv postgis-deps migrate demo static
+run: venv npm postgis-deps migrate demo static
 	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c project/gunicorn.conf.py project.asgi:application
 
-test: venv test-system-deps postgis-deps static
+test: venv npm test-system-deps postgis-deps static
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -43,6 +46,16 @@ postgis-deps:
 	@case "$$DATABASE_URL" in postgis://*) bash scripts/apt-ensure-postgis ;; esac
 
 venv: system-deps $(VENV)/.installed
+
+# npm ci again only when the lock changes (project/finders.py serves the files).
+npm: node-deps node_modules/.installed
+
+node-deps:
+	@command -v npm >/dev/null || bash scripts/apt-ensure $(NODE_PACKAGES)
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The development environment: what runs in production (requirements.lock) and
 # the tools to test and measure it (requirements-dev.lock holds both).
@@ -68,9 +81,9 @@ demo:
 # The hashed, compressed static files that DEBUG off serves, made again when ours
 # or the installed packages change. -i node_modules: see the Dockerfile.
 STATIC_SOURCES := $(shell find frontend/static -type f 2>/dev/null)
-static: venv staticfiles/staticfiles.json
+static: venv npm staticfiles/staticfiles.json
 
-staticfiles/staticfiles.json: $(VENV)/.installed $(STATIC_SOURCES)
+staticfiles/staticfiles.json: $(VENV)/.installed node_modules/.installed $(STATIC_SOURCES)
 	DEBUG=false $(PY) manage.py collectstatic --no-input --clear -i node_modules -v 0
 
 messages: venv

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from cases import api_schema as doc
 from cases import forms, loop, reference, services
+from cases.metrics import GROUP_CHOICES
 from cases.models import (
     OPEN_STATES,
     Case,
@@ -33,7 +34,6 @@ from cases.models import (
     State,
     Urgency,
 )
-from grid.models import Community, Department, GridCell, Street
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -234,7 +234,7 @@ def tasks(request: Request) -> Response:
 class MetricsParams(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    group = serializers.ChoiceField(["cell", "community", "street", "department"], default="street")
+    group = serializers.ChoiceField(GROUP_CHOICES, default="street")
 
 
 @extend_schema(
@@ -242,7 +242,7 @@ class MetricsParams(serializers.Serializer):
 )
 @api_view(["GET"])
 def metrics_view(request: Request) -> Response:
-    from cases.metrics import metrics
+    from cases.metrics import metrics, unit_rows
 
     params = MetricsParams(data=request.query_params)
     params.is_valid(raise_exception=True)
@@ -252,33 +252,7 @@ def metrics_view(request: Request) -> Response:
     units = metrics(
         services.visible_cases(request.user), start=p["start"], end=p["end"], group=p["group"]
     )
-    names = _unit_names(p["group"], units)
-    return Response(
-        {
-            "group": p["group"],
-            "units": [
-                {
-                    **names.get(pk, {"code": None, "name": None}),
-                    **{k: v for k, v in vars(u).items() if k != "unit_id"},
-                    "response_rate": u.response_rate,
-                    "resolution_rate": u.resolution_rate,
-                    "satisfaction_rate": u.satisfaction_rate,
-                }
-                for pk, u in units.items()
-            ],
-        }
-    )
-
-
-def _unit_names(group: str, units: dict) -> dict[int, dict[str, str | None]]:
-    """Each unit's public code and name (a department has no code: its id)."""
-    model = {"cell": GridCell, "community": Community, "street": Street}.get(group, Department)
-    rows = model.objects.filter(pk__in=[pk for pk in units if pk is not None])
-    if model is Department:
-        return {d.pk: {"code": str(d.pk), "name": d.name} for d in rows}
-    if model is GridCell:
-        return {c.pk: {"code": c.code, "name": c.code} for c in rows.only("code")}
-    return {u.pk: {"code": u.code, "name": u.name} for u in rows.only("code", "name")}
+    return Response({"group": p["group"], "units": unit_rows(p["group"], units)})
 
 
 def _case_or_404(request: Request, number: str) -> Case:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
+from cases.metrics import GROUP_CHOICES
 from cases.models import ClosureReason, DeadlineState, Export, Satisfaction, State, Urgency
 from grid.api_schema import answers
 
@@ -108,7 +109,9 @@ class CategoryRow(serializers.Serializer):
 
 class Unit(serializers.Serializer):
     code = serializers.CharField(
-        allow_null=True, help_text="the unit's code (a department's id); null: cases in no unit"
+        allow_null=True,
+        help_text="the unit's code (a department's id, a week's Monday or a month's first day);"
+        " null: cases in no unit",
     )
     name = serializers.CharField(allow_null=True)
     reported = serializers.IntegerField()
@@ -130,13 +133,19 @@ class Unit(serializers.Serializer):
     satisfied = serializers.IntegerField()
     mean_hours_to_close = serializers.FloatField(allow_null=True)
     p90_hours_to_close = serializers.FloatField(allow_null=True)
+    steps_done = serializers.DictField(
+        child=serializers.IntegerField(), help_text="finished steps, by state"
+    )
+    hours_by_step = serializers.DictField(
+        child=serializers.FloatField(), help_text="mean hours from a step's start to its end"
+    )
     response_rate = serializers.FloatField(allow_null=True)
     resolution_rate = serializers.FloatField(allow_null=True)
     satisfaction_rate = serializers.FloatField(allow_null=True)
 
 
 class Metrics(serializers.Serializer):
-    group = serializers.ChoiceField(["cell", "community", "street", "department"])
+    group = serializers.ChoiceField(GROUP_CHOICES)
     units = Unit(many=True)
 
 

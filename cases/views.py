@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -89,6 +90,12 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Done: %(n)s.") % {"n": case.number})
+    # Back where the action was taken (the dashboard's overdue list), if that is here.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
     return redirect("cases:detail", number=case.number)
 
 

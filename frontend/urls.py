@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import mapviews, mobile, views
+from frontend import dashboard, mapviews, mobile, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("m/", mobile.app, name="mobile"),
     path("m/manifest.webmanifest", mobile.manifest, name="mobile-manifest"),
     path("m/sw.js", mobile.service_worker, name="mobile-sw"),
+    path("dashboard/", dashboard.desk, name="dashboard"),
+    path("dashboard/report/", dashboard.monthly_report, name="dashboard-report"),
     path("map/", mapviews.live_map, name="map"),
     path("map/boundaries.json", mapviews.map_boundaries, name="map-boundaries"),
     path("map/cells.json", mapviews.map_cells, name="map-cells"),

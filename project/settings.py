@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "cases.context_processors.bell",
+                "frontend.context_processors.desk",
             ],
         },
     },
@@ -232,6 +233,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "project.finders.NpmFinder",
+]
+# Browser libraries from npm (package-lock.json; `make` runs npm ci): the files
+# our pages load, by the path they are served at. Nothing else of node_modules.
+NODE_MODULES = BASE_DIR / "node_modules"
+NPM_STATIC_FILES = {"echarts/echarts.min.js": "echarts/dist/echarts.min.js"}
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -161,7 +161,10 @@ def test_the_image_build_collects_static_files_for_the_manifest_storage(tmp_path
     }
     assert "gridcase/app.css" in referenced
     assert "viewflow/fonts/roboto/roboto-fontface.css" in referenced
+    assert "echarts/echarts.min.js" in referenced  # from npm (package-lock.json)
     assert sorted(referenced - manifest.keys()) == []
+    # Of node_modules, only the file our pages load is collected.
+    assert [name for name in manifest if name.startswith("echarts/")] == ["echarts/echarts.min.js"]
     assert (tmp_path / manifest["gridcase/app.css"]).with_suffix(".css.gz").exists()
 
 

@@ -1,13 +1,17 @@
 """三率 and the rest, per unit and period."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from viewflow.workflow.models import Task
 
 from cases import services
-from cases.metrics import metrics, percentile
+from cases.metrics import combine, metrics, overdue_now, percentile, reopened
 from cases.models import Case, Satisfaction
-from tests.base import report
+from tests.base import POINT_B1, api, report
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def close_on_site(cast, case, satisfaction=Satisfaction.SATISFIED):
@@ -145,3 +149,90 @@ def test_overdue_counts_open_red_cases_and_closed_late_ones_and_urges(cast, terr
     )[territory.street_a.pk]
     assert (street.overdue, street.closed_late) == (1, 1)
     assert street.urges == 3  # two at red by the system, one by the leader
+
+
+def test_trends_group_the_figures_by_the_local_week_and_month_of_the_report(cast):
+    # Sunday 29 Nov 2026 20:00 UTC is Monday 04:00 in Shanghai: the new week.
+    reported = {
+        datetime(2026, 11, 29, 20, tzinfo=UTC): date(2026, 11, 30),
+        datetime(2026, 11, 29, 15, tzinfo=UTC): date(2026, 11, 23),  # Sunday 23:00 there
+        datetime(2026, 10, 31, 17, tzinfo=UTC): date(2026, 10, 26),  # 1 Nov 01:00 there
+    }
+    for at in reported:
+        case = report(cast.worker)
+        Case.objects.filter(pk=case.pk).update(reported_at=at)
+    span = {
+        "start": datetime(2026, 10, 1, tzinfo=SHANGHAI),
+        "end": datetime(2027, 1, 1, tzinfo=SHANGHAI),
+    }
+    weeks = metrics(Case.objects.all(), group="week", **span)
+    assert {week: u.reported for week, u in weeks.items()} == dict.fromkeys(reported.values(), 1)
+    months = metrics(Case.objects.all(), group="month", **span)
+    assert {month: u.reported for month, u in months.items()} == {date(2026, 11, 1): 3}
+
+    answer = api(cast.leader).get(
+        "/api/v1/metrics/", {"group": "week", "start": "2026-10-01", "end": "2027-01-01"}
+    )
+    assert answer.status_code == 200, answer.json()
+    assert sorted((u["code"], u["reported"]) for u in answer.json()["units"]) == [
+        ("2026-10-26", 1),
+        ("2026-11-23", 1),
+        ("2026-11-30", 1),
+    ]
+
+
+def test_it_averages_the_time_each_step_took(cast, territory):
+    for minutes in (60, 120):
+        case = report(cast.worker)
+        close_on_site(cast, case)
+        triage = Task.objects.get(
+            process=case.process_id,
+            flow_task_type="HUMAN",
+            status="DONE",
+            flow_task="cases/flows.CaseFlow.triage",
+        )
+        Task.objects.filter(pk=triage.pk).update(
+            finished=triage.created + timedelta(minutes=minutes)
+        )
+    report(cast.worker)  # its triage is not done: not counted
+    now = timezone.now()
+    street = metrics(
+        Case.objects.all(), start=now - timedelta(days=1), end=now + timedelta(days=1)
+    )[territory.street_a.pk]
+    assert street.steps_done == {"triage": 2, "onsite": 2, "verify": 2, "return_visit": 2}
+    assert street.hours_by_step["triage"] == 1.5
+    assert street.hours_by_step["onsite"] < 0.1
+
+
+def test_a_district_is_its_streets_combined(cast, territory):
+    close_on_site(cast, report(cast.worker))
+    report(cast.worker)
+    report(cast.outsider, point=POINT_B1)
+    now = timezone.now()
+    span = {"start": now - timedelta(days=1), "end": now + timedelta(days=1)}
+    district = metrics(Case.objects.all(), group="district", **span)
+    assert set(district) == {territory.district.pk}
+    whole = district[territory.district.pk]
+    streets = combine(metrics(Case.objects.all(), group="street", **span))
+    assert (whole.reported, whole.by_state) == (3, {"closed": 1, "triage": 2})
+    assert (streets.reported, streets.by_state) == (whole.reported, whole.by_state)
+    assert streets.by_category == whole.by_category == {"04": 3}
+    assert streets.hours_by_step == whole.hours_by_step
+    assert streets.resolution_rate == whole.resolution_rate == round(1 / 3, 4)
+
+
+def test_the_lists_hold_the_cases_the_figures_count(cast, territory):
+    red = report(cast.worker)
+    services.deadline_sweep(now=red.step_due)
+    close_on_site(cast, report(cast.worker))
+    sent_back = report(cast.worker)
+    services.case_triage(actor=cast.dispatcher, number=sent_back.number, route="onsite")
+    services.case_handle(actor=cast.worker, number=sent_back.number, result="x")
+    services.case_verify(actor=cast.worker2, number=sent_back.number, passed=False, note="未完成")
+    now = timezone.now()
+    span = {"start": now - timedelta(days=1), "end": now + timedelta(days=30)}
+    street = metrics(Case.objects.all(), **span)[territory.street_a.pk]
+    assert [c.number for c in overdue_now(Case.objects.all())] == [red.number]
+    assert street.overdue == 1
+    assert [c.number for c in reopened(Case.objects.all(), **span)] == [sent_back.number]
+    assert street.reopens == 1

@@ -147,6 +147,7 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         f"/api/v1/territory/locate/?lon={POINT_B1[0]}&lat={POINT_B1[1]}",
         "/territory/cells/", f"/territory/cells/{p.b_cell_code}/", "/territory/workers/b_worker/",
         "/territory/log/",
+        *dashboard_paths(p),
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
     result.append(("get", "/api/v1/metrics/", span))
@@ -155,6 +156,16 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     result.append(("post", "/cases/triage/bulk/", {"numbers": [n], "action": "onsite"}))
     result += [("post", f"/api/v1/cases/{n}/{a}/", {"route": "onsite"}) for a in API_ACTIONS]
     return result
+
+
+def dashboard_paths(p: Probe) -> list[str]:
+    """The leadership desk and its report: as each person's own unit, and asked for B's."""
+    street, district = p.case.street_id, p.case.street.district_id
+    return [
+        path + query
+        for path in ("/dashboard/", "/dashboard/report/")
+        for query in ("", f"?unit=street:{street}", f"?unit=district:{district}", "?unit=city")
+    ]
 
 
 def open311(p: Probe, key: str | None) -> list[tuple[str, str, dict]]:
@@ -256,6 +267,24 @@ def test_the_probe_would_see_street_bs_staffing(probe, territory):
     for method, path, data in history:
         answer = getattr(session, method)(path, data)
         assert answer.status_code == 200 and B_WORKER in body_of(answer), path
+
+
+def test_no_dashboard_outside_street_b_lists_its_overdue_case(probe, people, territory):
+    from cases import services
+
+    services.deadline_sweep(now=probe.case.step_due)  # red: on street B's overdue list
+    requests = [("get", path, {}) for path in dashboard_paths(probe)]
+    opened = sessions(people)
+    found = {role: leaks(probe, session, key, requests) for role, (session, key) in opened.items()}
+    assert {role: rows for role, rows in found.items() if rows} == {}
+    assert opened["worker"][0].get("/dashboard/").status_code == 403
+    # Street B's own leader finds it there: the probe could see it.
+    b_leader = make_user("b_leader")
+    Post.objects.create(user=b_leader, role=Role.LEADER, street=territory.street_b)
+    session = Client()
+    session.force_login(b_leader)
+    assert probe.case.number in body_of(session.get("/dashboard/"))
+    assert probe.case.number in body_of(session.get("/dashboard/report/"))
 
 
 # ---- exports (a background job; its file is read back) ----------------------
