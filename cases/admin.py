@@ -20,8 +20,17 @@ from cases.models import (
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "name_en", "parent", "is_dispute", "is_hazard", "active"]
-    list_filter = ["active", "is_dispute", "is_hazard", "parent"]
+    list_display = [
+        "code",
+        "name",
+        "name_en",
+        "parent",
+        "is_dispute",
+        "is_hazard",
+        "public",
+        "active",
+    ]
+    list_filter = ["active", "public", "is_dispute", "is_hazard", "parent"]
     search_fields = ["code", "name", "name_en"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from viewflow.workflow.models import Process
@@ -33,14 +34,34 @@ class Category(models.Model):
     is_dispute = models.BooleanField(_("dispute (goes to mediation)"), default=False)
     is_hazard = models.BooleanField(_("safety hazard"), default=False)
     active = models.BooleanField(_("active"), default=True)
+    public = models.BooleanField(
+        _("public"),
+        default=False,
+        help_text=_(
+            "Cases of this kind may be read by anyone through Open311 (street lights, litter, "
+            "potholes). Disputes and safety hazards never are."
+        ),
+    )
 
     class Meta:
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         ordering = ["code"]
+        constraints = [
+            # A dispute names its parties and a hazard its premises: never public.
+            models.CheckConstraint(
+                condition=~models.Q(public=True, is_dispute=True)
+                & ~models.Q(public=True, is_hazard=True),
+                name="category_public_never_dispute_or_hazard",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.display_name}"
+
+    def clean(self) -> None:
+        if self.public and (self.is_dispute or self.is_hazard):
+            raise ValidationError({"public": _("Disputes and safety hazards are never public.")})
 
     @property
     def display_name(self) -> str:

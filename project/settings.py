@@ -282,6 +282,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Open311 reads without an api_key (public categories only, no personal data, the
+# location moved to the cell's centre). "false": every read needs a key, as the API.
+OPEN311_PUBLIC_READS = envbool("OPEN311_PUBLIC_READS", "true")
+
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(HTTPS))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(HTTPS))

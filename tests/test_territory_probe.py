@@ -51,6 +51,7 @@ A_AT_THE_BORDER = (114.302, 30.5503)
 class Probe:
     case: Case
     photo_url: str
+    photo_pk: int
     b_cell_pk: int
     neighbour: str  # street A's case next to it
 
@@ -76,7 +77,11 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     photo = case.attachments.get()
     neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
     return Probe(
-        case=case, photo_url=photo.file.url, b_cell_pk=case.cell_id, neighbour=neighbour.number
+        case=case,
+        photo_url=photo.file.url,
+        photo_pk=photo.pk,
+        b_cell_pk=case.cell_id,
+        neighbour=neighbour.number,
     )
 
 
@@ -134,11 +139,15 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
 
 def open311(p: Probe, key: str | None) -> list[tuple[str, str, dict]]:
     auth = {"api_key": key} if key else {}
-    return [
-        ("get", f"/open311/v2/requests.{fmt}", auth | extra)
-        for fmt in ("json", "xml")
-        for extra in ({}, {"service_request_id": p.case.number})
-    ] + [("get", f"/open311/v2/requests/{p.case.number}.{fmt}", auth) for fmt in ("json", "xml")]
+    return (
+        [
+            ("get", f"/open311/v2/requests.{fmt}", auth | extra)
+            for fmt in ("json", "xml")
+            for extra in ({}, {"service_request_id": p.case.number})
+        ]
+        + [("get", f"/open311/v2/requests/{p.case.number}.{fmt}", auth) for fmt in ("json", "xml")]
+        + [("get", f"/open311/v2/media/{p.photo_pk}", auth)]
+    )
 
 
 def body_of(response) -> str:
@@ -163,7 +172,7 @@ def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
         response = getattr(session, method)(path, data, **headers)
         body = body_of(response)
         shown = [s for s in p.secrets if s in body]
-        if path == p.photo_url and response.status_code == 200:
+        if path in (p.photo_url, f"/open311/v2/media/{p.photo_pk}") and response.status_code == 200:
             shown = ["the photo"]  # its bytes carry no text to look for
         if shown == [n] and 400 <= response.status_code < 500:
             twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}
