@@ -27,14 +27,17 @@ from django.contrib.gis.db.models.functions import Centroid
 from django.contrib.gis.geos import Point
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.throttling import SimpleRateThrottle
 
 from cases import services
-from cases.models import OPEN_STATES, REJECTION_REASONS, Attachment, Case, Category, Source
+from cases.models import OPEN_STATES, REJECTION_REASONS, Case, Category, Source
+from cases.services.residents import result_photos
 from core.authentication import CachedTokenAuthentication
 from core.middleware import has_nul_field
 from core.throttling import AnonThrottle, UserThrottle
@@ -44,9 +47,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000
-# The photos anyone may see: what the handler and the verifier show of the result,
-# never the reporter's (faces, homes).
-PUBLIC_PHOTO_EVENTS = ("handled", "verified")
 # A phone, ID or house number inside a resident's words: seven digits or more.
 DIGIT_RUN = re.compile(r"\d(?:[\d\s-]{5,}\d)")
 
@@ -294,7 +294,7 @@ def public_cases() -> QuerySet[Case]:
 
 
 def _public_photos() -> Prefetch:
-    photos = Attachment.objects.filter(entry__action__in=PUBLIC_PHOTO_EVENTS).order_by("-pk")
+    photos = result_photos().order_by("-pk")
     return Prefetch("attachments", queryset=photos.only("pk", "case_id"), to_attr="public_photos")
 
 
@@ -392,9 +392,8 @@ def public_photo(request: HttpRequest, pk: int) -> HttpResponse:
     photo = None
     if settings.OPEN311_PUBLIC_READS:
         photo = (
-            Attachment.objects.filter(
-                pk=pk, entry__action__in=PUBLIC_PHOTO_EVENTS, case__in=public_cases()
-            )
+            result_photos()
+            .filter(pk=pk, case__in=public_cases())
             .only("file", "content_type")
             .first()
         )
@@ -441,9 +440,15 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         )
     except services.ServiceError as exc:
         raise Open311Error(400, str(exc)) from None
+    case = result.case
+    resident_page = request.build_absolute_uri(reverse("resident:lookup"))
     row = {
-        "service_request_id": result.case.number,
-        "service_notice": str(result.case.get_state_display()),
+        "service_request_id": case.number,
+        # The spec's free text for the requester: where and how to follow the case.
+        "service_notice": _(
+            "%(state)s. Follow it at %(url)s with the number and the access code %(code)s."
+        )
+        % {"state": case.get_state_display(), "url": resident_page, "code": case.access_code},
         "account_id": "",
     }
     return _render(

@@ -14,6 +14,7 @@ socket tests at the end.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,6 +64,8 @@ class Probe:
 @pytest.fixture
 def probe(cast, territory, settings, tmp_path) -> Probe:
     settings.MEDIA_ROOT = tmp_path
+    # Every role's guess at the resident's page gets its real answer, not the lockout.
+    settings.RESIDENT_LOOKUP_RATE = "1000/hour"
     case = report(
         cast.outsider,
         code="0101",  # a dispute, so it has parties
@@ -133,6 +136,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     result += [("get", "/api/v1/metrics/", span | {"group": g}) for g in ("cell", "community")]
     result += [("post", f"/cases/{n}/{action}/", {"route": "onsite"}) for action in HTML_ACTIONS]
     result.append(("post", "/cases/triage/bulk/", {"numbers": [n], "action": "onsite"}))
+    # The resident's page: B's number with a code that is not its own.
+    result.append(("post", "/r/", {"number": [n], "code": ["WRONG2"]}))
     result += [("post", f"/api/v1/cases/{n}/{a}/", {"route": "onsite"}) for a in API_ACTIONS]
     return result
 
@@ -150,10 +155,16 @@ def open311(p: Probe, key: str | None) -> list[tuple[str, str, dict]]:
     )
 
 
+# A form's CSRF token is masked anew in every answer: not a difference between answers.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
 def body_of(response) -> str:
     if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content).decode("utf-8", "replace")
-    return response.content.decode("utf-8", "replace")
+        text = b"".join(response.streaming_content).decode("utf-8", "replace")
+    else:
+        text = response.content.decode("utf-8", "replace")
+    return CSRF_VALUE.sub(r'\1"', text)
 
 
 UNKNOWN = "420106003-20000101-9999"  # a number no case has
