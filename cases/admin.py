@@ -14,14 +14,24 @@ from cases.models import (
     Category,
     DeadlineRule,
     Notification,
+    PhoneDisclosure,
     TimelineEntry,
 )
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "name_en", "parent", "is_dispute", "is_hazard", "active"]
-    list_filter = ["active", "is_dispute", "is_hazard", "parent"]
+    list_display = [
+        "code",
+        "name",
+        "name_en",
+        "parent",
+        "is_dispute",
+        "is_hazard",
+        "public",
+        "active",
+    ]
+    list_filter = ["active", "public", "is_dispute", "is_hazard", "parent"]
     search_fields = ["code", "name", "name_en"]
 
 
@@ -100,3 +110,22 @@ class CaseAdmin(LeafletGeoAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "case", "kind", "text", "created", "read"]
     list_filter = ["kind", "read"]
+
+
+@admin.register(PhoneDisclosure)
+class PhoneDisclosureAdmin(admin.ModelAdmin):
+    """The PIPL log: who saw a resident's full phone number, when, on which case."""
+
+    list_display = ["at", "user", "case", "via"]
+    list_filter = ["via"]
+    search_fields = ["case__number", "user__username"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms as django_forms
 from django.contrib.gis.geos import Point
 from django.db.models import Q
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -34,6 +34,11 @@ from cases.models import (
     State,
     Urgency,
 )
+<<<<<<< HEAD
+=======
+from cases.services.residents import link_token
+from grid.models import Community, Department, GridCell, Street
+>>>>>>> residents
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -76,6 +81,9 @@ class ReportSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=200, required=False, allow_blank=True)
     reporter_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
     reporter_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    reporter_consent = serializers.BooleanField(
+        default=False, help_text="the resident agreed to be called back on this number"
+    )
     parties = PartySerializer(many=True, required=False)
     parties_json = serializers.JSONField(
         required=False, help_text="parties as a JSON list, for multipart requests"
@@ -128,6 +136,16 @@ def case_detail(case: Case, request: Request, known: services.ReportResult | Non
         **case_summary(case),
         "task_id": task_id,
         "can_act": acts,
+        "reporter": {
+            "name": case.reporter_name,
+            "phone": services.reporter_phone_for(user, case, via="api", acts=acts),
+            "consent": case.reporter_consent,
+        },
+        # What the resident is told, so whoever answers their call can tell it again.
+        "access_code": case.access_code,
+        "resident_url": request.build_absolute_uri(
+            reverse("resident:case", kwargs={"token": link_token(case)})
+        ),
         "parties": [{"name": p.name, **({"phone": p.phone} if phones else {})} for p in parties],
         "timeline": [
             {

@@ -65,9 +65,24 @@ class TimelineItem(serializers.Serializer):
         return fields
 
 
+class ReporterShown(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(
+        allow_blank=True,
+        help_text="in full only for the return visit's owner and the handler (logged); "
+        "masked (138****5678) for everyone else",
+    )
+    consent = serializers.BooleanField(help_text="the resident agreed to be called back")
+
+
 class CaseDetail(CaseSummary):
     task_id = serializers.IntegerField(allow_null=True)
     can_act = serializers.BooleanField()
+    reporter = ReporterShown()
+    access_code = serializers.CharField(
+        allow_blank=True, help_text="with the number, opens the resident's page"
+    )
+    resident_url = serializers.URLField(help_text="the resident's page for this case (/r/…)")
     parties = PartyShown(many=True)
     timeline = TimelineItem(many=True)
 

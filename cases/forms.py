@@ -282,6 +282,9 @@ class ReportForm(forms.Form):
     )
     reporter_name = forms.CharField(label=_("Reporter's name"), max_length=60, required=False)
     reporter_phone = forms.CharField(label=_("Reporter's phone"), max_length=30, required=False)
+    reporter_consent = forms.BooleanField(
+        label=_("The resident agrees to be called back on this number"), required=False
+    )
     party1_name = forms.CharField(label=_("Party 1"), max_length=60, required=False)
     party1_phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
     party2_name = forms.CharField(label=_("Party 2"), max_length=60, required=False)

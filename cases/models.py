@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from viewflow.workflow.models import Process
@@ -33,14 +34,34 @@ class Category(models.Model):
     is_dispute = models.BooleanField(_("dispute (goes to mediation)"), default=False)
     is_hazard = models.BooleanField(_("safety hazard"), default=False)
     active = models.BooleanField(_("active"), default=True)
+    public = models.BooleanField(
+        _("public"),
+        default=False,
+        help_text=_(
+            "Cases of this kind may be read by anyone through Open311 (street lights, litter, "
+            "potholes). Disputes and safety hazards never are."
+        ),
+    )
 
     class Meta:
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         ordering = ["code"]
+        constraints = [
+            # A dispute names its parties and a hazard its premises: never public.
+            models.CheckConstraint(
+                condition=~models.Q(public=True, is_dispute=True)
+                & ~models.Q(public=True, is_hazard=True),
+                name="category_public_never_dispute_or_hazard",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.display_name}"
+
+    def clean(self) -> None:
+        if self.public and (self.is_dispute or self.is_hazard):
+            raise ValidationError({"public": _("Disputes and safety hazards are never public.")})
 
     @property
     def display_name(self) -> str:
@@ -160,6 +181,16 @@ class Case(models.Model):
     )
     reporter_name = models.CharField(_("reporter's name"), max_length=60, blank=True)
     reporter_phone = models.CharField(_("reporter's phone"), max_length=30, blank=True)
+    reporter_consent = models.BooleanField(
+        _("the resident agreed to be called back"), default=False
+    )
+    # With the number, lets the resident follow the case on /r/ (cases.residents).
+    access_code = models.CharField(_("access code"), max_length=8, blank=True)
+    # The resident's own rating on /r/ after a worker's return visit had closed the case.
+    resident_satisfaction = models.CharField(
+        _("the resident's own rating"), max_length=20, blank=True, choices=Satisfaction.choices
+    )
+    resident_words = models.TextField(_("the resident's words"), blank=True)
     state = models.CharField(
         _("state"), max_length=20, choices=State.choices, default=State.TRIAGE, db_index=True
     )
@@ -471,6 +502,19 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.name}"
+
+
+class PhoneDisclosure(models.Model):
+    """A full phone number of a resident shown to someone (PIPL: who saw it, when, which case)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, models.CASCADE, related_name="+")
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    via = models.CharField(_("shown on"), max_length=20)
+
+    class Meta:
+        verbose_name = _("phone number shown")
+        verbose_name_plural = _("phone numbers shown")
 
 
 class Notification(models.Model):

@@ -4,27 +4,40 @@ Our second-level categories are the services. Requests created here are
 ordinary cases (source "api"), located and triaged like any other. Every
 request answers in JSON or XML by its extension, with the spec's error list
 on a 400 or 404. `api_key` is a GridCase API token: it is required to create
-requests and, because case data is not public in a street office, to read
-them; it limits reads to the key holder's territory.
+requests, and with it reads cover the key holder's territory in full.
+
+Without a key, reads are public as the spec's clients assume (unless
+OPEN311_PUBLIC_READS is off): only cases of categories an administrator marked
+public (never disputes or hazards), not rejected, with no personal data — no
+names or phones, digit runs in the description masked, the description only
+once the case was accepted, the address as the community, the location moved
+to the cell's centre — and only the photos of the result.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Centroid
 from django.contrib.gis.geos import Point
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.throttling import SimpleRateThrottle
 
 from cases import services
-from cases.models import OPEN_STATES, Case, Category, Source
+from cases.models import OPEN_STATES, REJECTION_REASONS, Case, Category, Source
+from cases.services.residents import result_photos
 from core.authentication import CachedTokenAuthentication
 from core.middleware import has_nul_field
 from core.throttling import AnonThrottle, UserThrottle
@@ -34,6 +47,8 @@ CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000
+# A phone, ID or house number inside a resident's words: seven digits or more.
+DIGIT_RUN = re.compile(r"\d(?:[\d\s-]{5,}\d)")
 
 
 class Open311Error(Exception):
@@ -201,7 +216,10 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
     row = {
         "changeset": _time(timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)),
         "contact": "GridCase",
-        "key_service": "Ask the street office's administrator for an API token.",
+        "key_service": (
+            "Reading public requests needs no key. To create requests, or to read every "
+            "request of a territory, ask the street office's administrator for an API token."
+        ),
         "endpoints": [
             {
                 "specification": "http://wiki.open311.org/GeoReport_v2",
@@ -267,12 +285,77 @@ def _date(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
+def public_cases() -> QuerySet[Case]:
+    """What anyone may read: cases of public kinds, not rejected (a rejected report
+    was never a public matter) and not merged away."""
+    return Case.objects.filter(category__public=True, merged_into__isnull=True).exclude(
+        closure_reason__in=REJECTION_REASONS
+    )
+
+
+def _public_photos() -> Prefetch:
+    photos = result_photos().order_by("-pk")
+    return Prefetch("attachments", queryset=photos.only("pk", "case_id"), to_attr="public_photos")
+
+
+def _mask(text: str) -> str:
+    return DIGIT_RUN.sub(lambda match: "*" * len(match.group()), text)
+
+
+def _public_row(case: Case, request: HttpRequest) -> dict:
+    """The staff row less everything personal or internal."""
+    row = _request_row(case)
+    centre = case.cell_centre or case.location
+    unit = case.community or case.street
+    photos = case.public_photos
+    row |= {
+        "status_notes": _status_words(case),
+        "description": _mask(case.description) if case.triaged_at else "",
+        "address": unit.name,
+        # The cell's centre: where, to the street, without pointing at a door.
+        "lat": round(centre.y, 5),
+        "long": round(centre.x, 5),
+        "media_url": request.build_absolute_uri(f"/open311/v2/media/{photos[0].pk}")
+        if photos
+        else "",
+    }
+    return row
+
+
+def _status_words(case: Case) -> str:
+    words = str(case.get_state_display())
+    if case.closure_reason:
+        words += f" · {case.get_closure_reason_display()}"
+    return words
+
+
+def _readable(request: HttpRequest) -> tuple[QuerySet[Case], bool]:
+    """The cases this request may read, and whether it reads them as the public."""
+    api_key = request.GET.get("api_key")
+    if api_key or not settings.OPEN311_PUBLIC_READS:
+        user = _user_for(request, api_key)
+        cases = services.visible_cases(user).select_related("category", "street", "department")
+        return cases, False
+    cases = (
+        public_cases()
+        .select_related("category", "street", "community", "department")
+        .annotate(cell_centre=Centroid("cell__boundary"))
+        .prefetch_related(_public_photos())
+    )
+    return cases, True
+
+
+def _rows(request: HttpRequest, cases, public: bool) -> list[dict]:
+    if public:
+        return [_public_row(case, request) for case in cases]
+    return [_request_row(case) for case in cases]
+
+
 @handles_errors
 def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _create(request, fmt)
-    user = _user_for(request, request.GET.get("api_key"))
-    cases = services.visible_cases(user).select_related("category", "street", "department")
+    cases, public = _readable(request)
     ids = request.GET.get("service_request_id")
     if ids:
         cases = cases.filter(number__in=[i.strip() for i in ids.split(",") if i.strip()])
@@ -290,18 +373,33 @@ def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
                 cases = cases.filter(state__in=OPEN_STATES)
             elif wanted == {"closed"}:
                 cases = cases.exclude(state__in=OPEN_STATES)
-    rows = [_request_row(c) for c in cases.order_by("-reported_at")[:MAX_REQUESTS]]
+    rows = _rows(request, cases.order_by("-reported_at")[:MAX_REQUESTS], public)
     return _render(fmt, "service_requests", rows, item="request")
 
 
 @handles_errors
 def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
-    user = _user_for(request, request.GET.get("api_key"))
-    case = services.visible_cases(user).select_related("category", "street", "department")
-    case = case.filter(number=number).first()
+    cases, public = _readable(request)
+    case = cases.filter(number=number).first()
     if case is None:
+        # A case that exists but is not public answers as one that does not.
         raise Open311Error(404, f"No service request {number}.")
-    return _render(fmt, "service_requests", [_request_row(case)], item="request")
+    return _render(fmt, "service_requests", _rows(request, [case], public), item="request")
+
+
+def public_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """A result photo of a public case (a request's media_url), for anyone."""
+    photo = None
+    if settings.OPEN311_PUBLIC_READS:
+        photo = (
+            result_photos()
+            .filter(pk=pk, case__in=public_cases())
+            .only("file", "content_type")
+            .first()
+        )
+    if photo is None:
+        return HttpResponse(status=404)
+    return FileResponse(photo.file.open("rb"), content_type=photo.content_type)
 
 
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
@@ -342,9 +440,15 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         )
     except services.ServiceError as exc:
         raise Open311Error(400, str(exc)) from None
+    case = result.case
+    resident_page = request.build_absolute_uri(reverse("resident:lookup"))
     row = {
-        "service_request_id": result.case.number,
-        "service_notice": str(result.case.get_state_display()),
+        "service_request_id": case.number,
+        # The spec's free text for the requester: where and how to follow the case.
+        "service_notice": _(
+            "%(state)s. Follow it at %(url)s with the number and the access code %(code)s."
+        )
+        % {"state": case.get_state_display(), "url": resident_page, "code": case.access_code},
         "account_id": "",
     }
     return _render(

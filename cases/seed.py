@@ -40,6 +40,10 @@ CATEGORIES: list[tuple[str, str, str, bool, bool]] = [
     ("9999", "其他事项", "Other matter", False, False),
 ]
 
+# Kinds anyone may read through Open311 (公开): things in the street, no person in them.
+# Administrators change this in the admin; disputes and hazards can never be public.
+PUBLIC_CATEGORIES = {"0202", "0401", "0402", "0404"}
+
 # (step, urgency) -> (amount, unit); the default for every category.
 DEFAULT_LIMITS: dict[tuple[str, str], tuple[int, str]] = {
     ("triage", "emergency"): (1, "hours"),
@@ -91,17 +95,19 @@ MAKEUP_WORKDAYS_2026 = [
 def load_reference_data(Category, DeadlineRule, CalendarDay) -> None:  # noqa: N803
     """Write the data above where missing; takes the models so migrations can pass theirs."""
     by_code = {}
+    # Migration 0002's historical model predates the public flag (0006 sets it there).
+    has_public = any(field.name == "public" for field in Category._meta.get_fields())
     for code, name, name_en, dispute, hazard in CATEGORIES:
-        by_code[code], _ = Category.objects.get_or_create(
-            code=code,
-            defaults=dict(
-                name=name,
-                name_en=name_en,
-                is_dispute=dispute,
-                is_hazard=hazard,
-                parent=by_code.get(code[:2]) if len(code) > 2 else None,
-            ),
+        defaults = dict(
+            name=name,
+            name_en=name_en,
+            is_dispute=dispute,
+            is_hazard=hazard,
+            parent=by_code.get(code[:2]) if len(code) > 2 else None,
         )
+        if has_public:
+            defaults["public"] = code in PUBLIC_CATEGORIES
+        by_code[code], _ = Category.objects.get_or_create(code=code, defaults=defaults)
     for (step, urgency), (amount, unit) in DEFAULT_LIMITS.items():
         DeadlineRule.objects.get_or_create(
             step=step, urgency=urgency, category=None, defaults=dict(amount=amount, unit=unit)

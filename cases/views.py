@@ -15,12 +15,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+<<<<<<< HEAD
 from django.utils.http import url_has_allowed_host_and_scheme
+=======
+from django.urls import reverse
+>>>>>>> residents
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases import forms, loop, queues, services
 from cases.models import Case, Category, ClosureReason, State
+from cases.services import residents
 
 
 def _case_or_404(request: HttpRequest, number: str) -> Case:
@@ -63,6 +68,10 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
         "duplicates": duplicates,
         "parties": case.parties.all(),
         "show_phones": services.shows_party_phones(request.user, case),
+        "reporter_phone": services.reporter_phone_for(request.user, case, via="page", acts=can_act),
+        "resident_link": request.build_absolute_uri(
+            reverse("resident:case", kwargs={"token": residents.link_token(case)})
+        ),
         "photos": case.attachments.filter(content_type__startswith="image/"),
         "timeline": case.timeline.select_related("actor").prefetch_related("attachments"),
         "tile_url": settings.TILE_URL,
@@ -198,13 +207,26 @@ def report(request: HttpRequest) -> HttpResponse:
                 address=data["address"],
                 reporter_name=data["reporter_name"],
                 reporter_phone=data["reporter_phone"],
+                reporter_consent=data["reporter_consent"],
                 parties=form.parties(),
                 photos=data["photos"],
             )
         except services.ServiceError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("Case %(n)s reported.") % {"n": result.case.number})
+            case = result.case
+            messages.success(
+                request,
+                _(
+                    "Case %(n)s reported. Tell the resident the number and the access code "
+                    "%(code)s: with them they follow the case at %(url)s"
+                )
+                % {
+                    "n": case.number,
+                    "code": case.access_code,
+                    "url": request.build_absolute_uri(reverse("resident:lookup")),
+                },
+            )
             return redirect("cases:detail", number=result.case.number)
     status = 400 if request.method == "POST" else 200
     return render(

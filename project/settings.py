@@ -292,6 +292,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Open311 reads without an api_key (public categories only, no personal data, the
+# location moved to the cell's centre). "false": every read needs a key, as the API.
+OPEN311_PUBLIC_READS = envbool("OPEN311_PUBLIC_READS", "true")
+
+# Tries of a case number and access code on the resident's page, per address and
+# per case number (DRF rate syntax): past it, every try is refused for a while.
+RESIDENT_LOOKUP_RATE = os.getenv("RESIDENT_LOOKUP_RATE", "10/hour")
+
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(HTTPS))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(HTTPS))

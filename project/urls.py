@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("cases/", include("cases.urls")),
     path("territory/", include("grid.urls")),
+    # The resident's own page: no login (cases.residents).
+    path("r/", include("cases.resident_urls")),
     # Uploaded files go through a permission check, in development and production alike.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", case_views.media, name="media"),
     path("", include("frontend.urls")),

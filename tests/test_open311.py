@@ -226,3 +226,153 @@ def test_a_single_request_and_territory_isolation(client, cast, key):
 
 def test_an_unknown_format_is_a_404(client, db):
     assert client.get("/open311/v2/services.csv").status_code == 404
+
+
+# ---- public reads: no key, public kinds only, nothing personal ----------------
+
+
+def accepted(cast, **kwargs) -> Case:
+    case = report(cast.worker, **kwargs)
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    return Case.objects.get(pk=case.pk)
+
+
+def test_anyone_reads_public_requests_without_a_key(client, cast, territory):
+    litter = accepted(
+        cast,
+        description="楼下垃圾堆了三天，联系我 13912345678",
+        reporter_name="赵秘密",
+        reporter_phone="13912345678",
+        address="和平大道 88 号 3 栋",
+    )
+    rows = client.get("/open311/v2/requests.json").json()
+    (row,) = rows
+    assert list(row) == REQUEST_FIELDS
+    assert row["service_request_id"] == litter.number
+    assert row["description"] == "楼下垃圾堆了三天，联系我 ***********"
+    body = client.get("/open311/v2/requests.xml").content.decode()
+    for personal in ("赵秘密", "13912345678", "和平大道"):
+        assert personal not in body and personal not in str(rows)
+    assert row["address"] == litter.community.name
+    # The cell's centre, not the resident's door.
+    centre = territory.cell("420106002001001").boundary.centroid
+    assert (row["long"], row["lat"]) == pytest.approx((centre.x, centre.y), abs=1e-5)
+    assert (row["long"], row["lat"]) != pytest.approx(POINT_A1_001, abs=1e-4)
+    assert row["status_notes"] == str(litter.get_state_display())
+
+
+def test_disputes_hazards_and_private_kinds_are_never_in_a_public_read(client, cast):
+    dispute = accepted(cast, code="0101", parties=[{"name": "钱当事"}])
+    hazard = accepted(cast, code="0303")
+    leak = accepted(cast, code="0201")  # a flat's leaking roof: not public by default
+    rejected = report(cast.worker)
+    services.case_reject(actor=cast.dispatcher, number=rejected.number, reason="invalid")
+    assert client.get("/open311/v2/requests.json").json() == []
+    for case in (dispute, hazard, leak, rejected):
+        hidden = client.get(f"/open311/v2/requests/{case.number}.json")
+        unknown = client.get("/open311/v2/requests/420106002-20000101-9999.json")
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.content.replace(case.number.encode(), b"N") == unknown.content.replace(
+            b"420106002-20000101-9999", b"N"
+        )
+
+
+def test_a_public_request_shows_no_description_before_it_was_accepted(client, cast):
+    case = report(cast.worker, description="门口垃圾")
+    (row,) = client.get(f"/open311/v2/requests/{case.number}.json").json()
+    assert row["status"] == "open" and row["description"] == ""
+    assert row["status_notes"] == str(case.get_state_display())
+
+
+def test_public_reads_can_be_turned_off(client, cast, settings):
+    settings.OPEN311_PUBLIC_READS = False
+    accepted(cast)
+    response = client.get("/open311/v2/requests.json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "api_key is required" in response.json()[0]["description"]
+
+
+def test_media_url_serves_the_result_photo_and_nothing_else(client, cast, settings, tmp_path):
+    from tests.base import jpeg
+
+    settings.MEDIA_ROOT = tmp_path
+    case = accepted(cast, photos=[jpeg(color="blue")])
+    (row,) = client.get(f"/open311/v2/requests/{case.number}.json").json()
+    assert row["media_url"] == ""  # the reporter's photo is not public
+    reporters = case.attachments.get()
+    assert client.get(f"/open311/v2/media/{reporters.pk}").status_code == 404
+    services.case_handle(
+        actor=cast.worker, number=case.number, result="已清理", photos=[jpeg(color="green")]
+    )
+    (row,) = client.get(f"/open311/v2/requests/{case.number}.json").json()
+    result = case.attachments.exclude(pk=reporters.pk).get()
+    assert row["media_url"] == f"http://testserver/open311/v2/media/{result.pk}"
+    photo = client.get(row["media_url"])
+    assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
+    settings.OPEN311_PUBLIC_READS = False
+    assert client.get(row["media_url"]).status_code == 404
+
+
+def test_a_dispute_or_hazard_category_cannot_be_made_public(db):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    from cases.models import Category
+
+    dispute = Category.objects.get(code="0101")
+    dispute.public = True
+    with pytest.raises(ValidationError, match="never public"):
+        dispute.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Category.objects.filter(code="0303").update(public=True)
+    assert set(Category.objects.filter(public=True).values_list("code", flat=True)) == {
+        "0202",
+        "0401",
+        "0402",
+        "0404",
+    }
+
+
+@pytest.mark.usefixtures("reference_data")
+def test_third_party_open311_clients_read_without_a_key_and_post_with_one():
+    """Two GeoReport v2 clients from PyPI, written for other cities, against a live server:
+    civicbot posts with a key and reads back; georeport reads without one, JSON and XML."""
+    from civicbot import Endpoint, HttpTransport, Open311Client
+    from civicbot.http import RateLimiter
+    from georeport import GeoReport
+
+    from tests.base import build_cast, build_territory
+    from tests.live import live_server
+
+    cast = build_cast(build_territory())
+    key = Token.objects.create(user=cast.worker).key
+    dispute = report(cast.worker, code="0101")
+    lon, lat = POINT_A1_001
+    with live_server() as url:
+        base = url + "/open311/v2"
+        endpoint = Endpoint(id="gridcase", name="GridCase", base_url=base, write=True)
+        client = Open311Client(endpoint, HttpTransport(rate_limiter=RateLimiter(min_interval=0)))
+        sent = client.create_request(
+            "0401",
+            dry_run=False,
+            confirm="SEND",
+            api_key=key,
+            validate_remote=True,
+            lat=lat,
+            lng=lon,
+            description="路口垃圾没人清",
+            first_name="六",
+            last_name="赵",
+        )
+        (made,) = sent.response
+        number = made["service_request_id"]
+        assert client.get_request(number)["status"] == "open"  # read back, no key
+
+        public = GeoReport(url + "/open311/v2")
+        assert {"0101", "0401"} <= {s["service_code"] for s in public.get_service_list()}
+        row = public.get_service_request(number)
+        assert row["service_code"] == "0401" and "赵" not in str(row)
+        listed = [r["service_request_id"] for r in public.get_service_requests()]
+        assert number in listed and dispute.number not in listed
+        xml = GeoReport(url + "/open311/v2", output_format="xml")
+        assert xml.get_service_request(number)["service_request_id"] == number

@@ -14,6 +14,7 @@ socket tests at the end.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,6 +53,7 @@ A_AT_THE_BORDER = (114.302, 30.5503)
 class Probe:
     case: Case
     photo_url: str
+    photo_pk: int
     b_cell_pk: int
     neighbour: str  # street A's case next to it
     b_cell_code: str = ""
@@ -66,6 +68,8 @@ class Probe:
 @pytest.fixture
 def probe(cast, territory, settings, tmp_path) -> Probe:
     settings.MEDIA_ROOT = tmp_path
+    # Every role's guess at the resident's page gets its real answer, not the lockout.
+    settings.RESIDENT_LOOKUP_RATE = "1000/hour"
     case = report(
         cast.outsider,
         code="0101",  # a dispute, so it has parties
@@ -83,6 +87,7 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     return Probe(
         case=case,
         photo_url=photo.file.url,
+        photo_pk=photo.pk,
         b_cell_pk=case.cell_id,
         neighbour=neighbour.number,
         b_cell_code=case.cell.code,
@@ -154,6 +159,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     result += [("get", "/api/v1/metrics/", span | {"group": g}) for g in ("cell", "community")]
     result += [("post", f"/cases/{n}/{action}/", {"route": "onsite"}) for action in HTML_ACTIONS]
     result.append(("post", "/cases/triage/bulk/", {"numbers": [n], "action": "onsite"}))
+    # The resident's page: B's number with a code that is not its own.
+    result.append(("post", "/r/", {"number": [n], "code": ["WRONG2"]}))
     result += [("post", f"/api/v1/cases/{n}/{a}/", {"route": "onsite"}) for a in API_ACTIONS]
     return result
 
@@ -170,17 +177,27 @@ def dashboard_paths(p: Probe) -> list[str]:
 
 def open311(p: Probe, key: str | None) -> list[tuple[str, str, dict]]:
     auth = {"api_key": key} if key else {}
-    return [
-        ("get", f"/open311/v2/requests.{fmt}", auth | extra)
-        for fmt in ("json", "xml")
-        for extra in ({}, {"service_request_id": p.case.number})
-    ] + [("get", f"/open311/v2/requests/{p.case.number}.{fmt}", auth) for fmt in ("json", "xml")]
+    return (
+        [
+            ("get", f"/open311/v2/requests.{fmt}", auth | extra)
+            for fmt in ("json", "xml")
+            for extra in ({}, {"service_request_id": p.case.number})
+        ]
+        + [("get", f"/open311/v2/requests/{p.case.number}.{fmt}", auth) for fmt in ("json", "xml")]
+        + [("get", f"/open311/v2/media/{p.photo_pk}", auth)]
+    )
+
+
+# A form's CSRF token is masked anew in every answer: not a difference between answers.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
 
 
 def body_of(response) -> str:
     if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content).decode("utf-8", "replace")
-    return response.content.decode("utf-8", "replace")
+        text = b"".join(response.streaming_content).decode("utf-8", "replace")
+    else:
+        text = response.content.decode("utf-8", "replace")
+    return CSRF_VALUE.sub(r'\1"', text)
 
 
 UNKNOWN = "420106003-20000101-9999"  # a number no case has
@@ -199,7 +216,7 @@ def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
         response = getattr(session, method)(path, data, **headers)
         body = body_of(response)
         shown = [s for s in p.secrets if s in body]
-        if path == p.photo_url and response.status_code == 200:
+        if path in (p.photo_url, f"/open311/v2/media/{p.photo_pk}") and response.status_code == 200:
             shown = ["the photo"]  # its bytes carry no text to look for
         if shown == [n] and 400 <= response.status_code < 500:
             twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}

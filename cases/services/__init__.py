@@ -16,13 +16,15 @@ only after commit.
 - report: logging a new case;
 - steps: the loop's actions (triage … return visit, claim);
 - ownership: who owns a step now, claims given back, stranded cases;
-- supervision: urge, reassign, take over, transfer.
+- supervision: urge, reassign, take over, transfer;
+- residents: the resident's code, link and own rating; who sees their phone.
 """
 
 from cases.services.deadlines import deadline_sweep, time_limit
 from cases.services.errors import NotFound, ServiceError
 from cases.services.permissions import can_act, shows_party_phones, staffing, supervises
 from cases.services.report import ReportResult, case_report
+from cases.services.residents import case_resident_rate, reporter_phone_for
 from cases.services.selectors import find_duplicates, get_case_for, open_task, visible_cases
 from cases.services.steps import (
     case_dispatch,
@@ -55,6 +57,7 @@ __all__ = [
     "case_reassign",
     "case_reject",
     "case_report",
+    "case_resident_rate",
     "case_return",
     "case_return_visit",
     "case_take_over",
@@ -69,6 +72,7 @@ __all__ = [
     "open_task",
     "record",
     "record_many",
+    "reporter_phone_for",
     "shows_party_phones",
     "staffing",
     "supervises",

@@ -32,6 +32,7 @@ from cases.services.deadlines import start_clock, supervisors
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
 from cases.services.photos import Checked, check_photos, save_photos
+from cases.services.residents import new_access_code
 from cases.services.timeline import increment, record
 from grid.locate import Location, OutsideTerritory, as_point, locate
 from grid.models import Street
@@ -93,6 +94,7 @@ def case_report(
     address: str = "",
     reporter_name: str = "",
     reporter_phone: str = "",
+    reporter_consent: bool = False,
     parties: Iterable[dict[str, str]] = (),
     photos: Sequence[UploadedFile] = (),
     client_id: str | None = None,
@@ -151,6 +153,7 @@ def case_report(
                 address=address,
                 reporter_name=reporter_name,
                 reporter_phone=reporter_phone,
+                reporter_consent=reporter_consent,
                 parties=parties,
                 checked=checked,
                 client_id=client_id,
@@ -188,6 +191,7 @@ def _create_case(
         reporter=actor,
         reported_at=now,
         state=loop.STARTS[start],
+        access_code=new_access_code(),
         **fields,
     )
     start_clock(case, now)

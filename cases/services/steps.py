@@ -533,6 +533,13 @@ def case_return_visit(
 ) -> TimelineEntry:
     """回访: the resident's rating; 不满意 reopens once (VISIT_REOPEN_LIMIT), else closes."""
     ctx = _begin(actor, number, task_id, "return_visit")
+    return visit_outcome(ctx, satisfaction, words, reopen=reopen, client_id=client_id)
+
+
+def visit_outcome(
+    ctx: StepContext, satisfaction: str, words: str, *, reopen: bool, client_id: str | None
+) -> TimelineEntry:
+    """The return visit's rating, from a worker's call or the resident's own page."""
     if satisfaction not in Satisfaction.values:
         raise ServiceError(_("Choose the resident's satisfaction."))
     case = ctx.case
