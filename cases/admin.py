@@ -14,6 +14,7 @@ from cases.models import (
     Category,
     DeadlineRule,
     Notification,
+    OutboxMessage,
     TimelineEntry,
 )
 
@@ -100,3 +101,12 @@ class CaseAdmin(LeafletGeoAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "case", "kind", "text", "created", "read"]
     list_filter = ["kind", "read"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """What left (or failed to leave) for e-mail, SMS and group robots, with the error."""
+
+    list_display = ["notification", "channel", "status", "attempts", "next_attempt", "error"]
+    list_filter = ["status", "channel"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]

@@ -461,7 +461,8 @@ def notifications(request: Request) -> Response:
                 "id": n.pk,
                 "kind": n.kind,
                 "text": n.text,
-                "case": n.case.number,
+                "case": n.case.number if n.case else None,
+                "cases": n.digest_of,
                 "created": n.created,
                 "read": n.read,
             }

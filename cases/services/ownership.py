@@ -20,7 +20,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import loop
-from cases.models import OPEN_STATES, Case, Notification
+from cases.models import OPEN_STATES, Case, Notification, NotificationKind
 from cases.services.deadlines import supervisors
 from cases.services.notifications import notify
 from cases.services.permissions import can_act
@@ -140,7 +140,9 @@ def alert_unowned(now=None) -> int:
     administrators); once per case every ALERT_EVERY. Returns how many were told."""
     now = now or timezone.now()
     told = 0
-    recent = Notification.objects.filter(kind="unowned", created__gte=now - ALERT_EVERY)
+    recent = Notification.objects.filter(
+        kind=NotificationKind.UNOWNED, created__gte=now - ALERT_EVERY
+    )
     already = set(recent.values_list("case_id", flat=True))
     for item in stranded():
         case = item.case
@@ -148,7 +150,7 @@ def alert_unowned(now=None) -> int:
             continue
         people = _supervisors_of(case)
         text = _("Case %(n)s has no owner. %(why)s") % {"n": case.number, "why": item.reason}
-        notify(people, case, "unowned", text)
+        notify(people, case, NotificationKind.UNOWNED, text)
         told += bool(people)
     return told
 
