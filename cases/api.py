@@ -450,11 +450,13 @@ class NotificationRead(serializers.Serializer):
 @api_view(["GET"])
 def notifications(request: Request) -> Response:
     """My notifications, newest first (at most 200)."""
-    from cases.services.notifications import mine
+    from cases.services.notifications import mine, still_visible
 
     rows = mine(request.user)
     if request.query_params.get("unread") in ("1", "true", "yes"):
         rows = rows.filter(read=False)
+    rows = list(rows[:200])
+    visible = still_visible(request.user, rows)
     return Response(
         [
             {
@@ -462,11 +464,11 @@ def notifications(request: Request) -> Response:
                 "kind": n.kind,
                 "text": n.text,
                 "case": n.case.number if n.case else None,
-                "cases": n.digest_of,
+                "cases": [number for number in n.digest_of if number in visible],
                 "created": n.created,
                 "read": n.read,
             }
-            for n in rows[:200]
+            for n in rows
         ]
     )
 

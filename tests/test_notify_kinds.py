@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from cases import services
 from cases.models import Case, Notification, NotificationKind, Satisfaction
-from tests.base import report
+from tests.base import api, report
 
 Kind = NotificationKind
 
@@ -126,6 +126,8 @@ def test_a_sweep_that_turns_many_cases_red_gives_each_person_one_digest(cast, cl
     assert f"/cases/notifications/{digest.pk}/" in listing
     page = client.get(f"/cases/notifications/{digest.pk}/").content.decode()
     assert all(f"/cases/{c.number}/" in page for c in cases)
+    late = [n for n in api(cast.worker).get("/api/v1/notifications/").json() if n["kind"] == "late"]
+    assert [(n["case"], sorted(n["cases"])) for n in late] == [(None, sorted(digest.digest_of))]
     # Someone else's digest is nobody else's business.
     client.force_login(cast.outsider)
     assert client.get(f"/cases/notifications/{digest.pk}/").status_code == 404

@@ -184,6 +184,14 @@ def preferences_set(*, user: AnyUser, phone: str, wanted: Iterable[tuple[str, st
         )
 
 
+def still_visible(user: AnyUser, notes: Iterable[Notification]) -> set[str]:
+    """Which of these digests' case numbers the person may see now (one query)."""
+    numbers = {number for n in notes for number in n.digest_of}
+    if not numbers:
+        return set()
+    return set(visible_cases(user).filter(number__in=numbers).values_list("number", flat=True))
+
+
 def digest_cases(user: AnyUser, notification_id: int) -> tuple[Notification, QuerySet[Case]]:
     """One of the person's notifications and the cases of it they may still see."""
     notification = Notification.objects.filter(user_id=user.pk, pk=notification_id).first()
