@@ -255,3 +255,42 @@ def test_the_settings_page_saves_choices_and_refuses_bad_input(client, cast, cha
     page = client.get("/cases/notifications/settings/").content.decode()
     assert 'value="urge:sms" aria-label' in page and "13800138000" in page
     assert page.count("checked") == 2
+
+
+def test_two_timer_processes_draining_at_once_send_each_message_once(reference_data, settings):
+    from django.db import connection
+
+    from tests.base import build_cast, build_territory
+
+    port = free_port()
+    settings.NOTIFY_CHANNELS = {"robot": webhook(f"http://127.0.0.1:{port}/send", "robot", "group")}
+    settings.NOTIFY_DIGEST_OVER = 100
+    cast = build_cast(build_territory())
+    preferences_set(user=cast.dispatcher, phone="", wanted=[("task", "robot")])
+    for _ in range(8):
+        report(cast.worker)  # each a new task for the dispatcher
+    assert OutboxMessage.objects.count() == 8
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def timer_process() -> None:
+        try:
+            barrier.wait()
+            outbox.drain_outbox(batch=3)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with gateway(port) as server:
+        threads = [threading.Thread(target=timer_process) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    keys = [r["key"] for r in server.received]
+    assert sorted(keys) == sorted(
+        str(pk) for pk in OutboxMessage.objects.values_list("pk", flat=True)
+    )
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
