@@ -12,6 +12,7 @@ from cases.models import (
     CalendarDay,
     Case,
     Category,
+    Contact,
     DeadlineRule,
     Notification,
     OutboxMessage,
@@ -110,3 +111,11 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["notification", "channel", "status", "attempts", "next_attempt", "error"]
     list_filter = ["status", "channel"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    """A person's mobile for SMS notifications (they may set it themselves too)."""
+
+    list_display = ["user", "phone"]
+    search_fields = ["user__username", "phone"]

@@ -146,9 +146,9 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
         "phone": contact.phone if contact else "",
         "wanted": [f"{k}:{c}" for k, c in notes.preferences(request.user)],
     }
-    form = forms.PreferencesForm(
-        request.POST or None, initial=initial, kinds=kinds, channels=channels
-    )
+    # A POST with every box unticked is empty, and still a choice to save.
+    data = request.POST if request.method == "POST" else None
+    form = forms.PreferencesForm(data, initial=initial, kinds=kinds, channels=channels)
     if request.method == "POST" and form.is_valid():
         try:
             notes.preferences_set(

@@ -255,6 +255,9 @@ def test_the_settings_page_saves_choices_and_refuses_bad_input(client, cast, cha
     page = client.get("/cases/notifications/settings/").content.decode()
     assert 'value="urge:sms" aria-label' in page and "13800138000" in page
     assert page.count("checked") == 2
+    # Unticking everything is a choice too.
+    assert client.post("/cases/notifications/settings/", {}).status_code == 302
+    assert not NotificationPreference.objects.exists()
 
 
 def test_two_timer_processes_draining_at_once_send_each_message_once(reference_data, settings):
