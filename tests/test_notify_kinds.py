@@ -139,3 +139,19 @@ def test_a_few_notices_stay_single_below_the_digest_threshold(cast, settings):
     services.deadline_sweep(now=max(c.step_due for c in Case.objects.all()))
     assert Notification.objects.filter(user=cast.worker, kind=Kind.LATE).count() == len(cases)
     assert not Notification.objects.filter(case__isnull=True).exists()
+
+
+def test_many_stranded_cases_are_one_alert_a_day_not_one_each(cast, territory, settings):
+    from cases.services import ownership
+    from grid.models import Post, Role
+    from tests.base import make_user
+
+    settings.NOTIFY_DIGEST_OVER = 5
+    # Nobody at all in community B2: its cases are only a superuser's.
+    cases = [report(cast.admin, point=(114.312, 30.548)) for _ in range(7)]
+    leader = make_user("leader-b")
+    Post.objects.create(user=leader, role=Role.LEADER, street=territory.street_b)
+    assert ownership.alert_unowned() == 7
+    (digest,) = Notification.objects.filter(user=leader, kind=Kind.UNOWNED)
+    assert sorted(digest.digest_of) == sorted(c.number for c in cases)
+    assert ownership.alert_unowned() == 0  # the digest counts for each of its cases
