@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from cases.models import (
     Case,
@@ -61,6 +61,7 @@ def deliver(rows: list[Notification]) -> list[Notification]:
 
 
 def digest_text(kind: str, count: int) -> str:
+    """What a digest says: how many, of what (never more than counts and a kind)."""
     texts = {
         NotificationKind.TASK: _("%(count)d new tasks are in your inbox."),
         NotificationKind.DUE_SOON: _("%(count)d of your cases are due soon."),
@@ -147,9 +148,9 @@ def mark_read(user: AnyUser, ids: Iterable[int] | None = None) -> int:
 
 
 CHANNEL_LABELS = {
-    "email": _l("E-mail"),
-    "sms": _l("SMS"),
-    "robot": _l("Work group (WeChat / DingTalk robot)"),
+    "email": gettext_lazy("E-mail"),
+    "sms": gettext_lazy("SMS"),
+    "robot": gettext_lazy("Work group (WeChat / DingTalk robot)"),
 }
 
 

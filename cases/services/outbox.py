@@ -13,6 +13,7 @@ idempotency key (the row's id), by which a gateway can drop it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,7 +26,11 @@ from django.utils.translation import gettext as _
 from cases import outbound
 from cases.models import Contact, NotificationKind, OutboxMessage
 
-# Longer than a batch of sends can take (each at most its channel's timeout).
+logger = logging.getLogger(__name__)
+
+# A claim's lease: at least this, and always longer than a batch of sends can
+# take (each at most its channel's timeout), or a second drainer could take a
+# row still in flight.
 LEASE = timedelta(minutes=10)
 BATCH = 20
 MAX_WAIT = timedelta(hours=6)
@@ -43,6 +48,11 @@ def drain_outbox(now: datetime | None = None, batch: int = BATCH) -> int:
             return tried
 
 
+def lease(batch: int) -> timedelta:
+    timeouts = [c.get("TIMEOUT", 10) for c in settings.NOTIFY_CHANNELS.values()]
+    return max(LEASE, timedelta(seconds=2 * batch * max(timeouts, default=10)))
+
+
 def _claim(now: datetime, batch: int) -> list[OutboxMessage]:
     with transaction.atomic():
         ids = list(
@@ -52,7 +62,7 @@ def _claim(now: datetime, batch: int) -> list[OutboxMessage]:
             .values_list("pk", flat=True)[:batch]
         )
         OutboxMessage.objects.filter(pk__in=ids).update(
-            next_attempt=now + LEASE, attempts=F("attempts") + 1
+            next_attempt=now + lease(batch), attempts=F("attempts") + 1
         )
     return list(
         OutboxMessage.objects.filter(pk__in=ids)
@@ -68,6 +78,9 @@ def _send(row: OutboxMessage, now: datetime) -> None:
         outbound.backend(row.channel).send(message(row))
     except outbound.DeliveryError as exc:
         _failed(row, now, str(exc))
+    except Exception as exc:  # a backend's own bug: counted, so it ends in a give-up too
+        logger.exception("Outbox message %s could not be sent", row.pk)
+        _failed(row, now, f"{type(exc).__name__}: {exc}")
     else:
         OutboxMessage.objects.filter(pk=row.pk).update(
             status=OutboxMessage.Status.SENT, sent_at=now, error=""
