@@ -1,6 +1,7 @@
 """The desk bell in a real browser (Debian's chromium through Playwright): a grid
 worker's task list is open; a street leader urges one of their cases through the
-API of the same live server; the worker's bell counts it without a reload.
+API of the same live server; the worker's bell counts it without a reload, and
+from the list the worker chooses what reaches them outside GridCase.
 Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
@@ -54,4 +55,12 @@ def test_an_urge_by_another_person_moves_the_open_pages_bell_without_a_reload(re
 
         page.click("#bell")
         page.wait_for_selector("text=今天办结")
+        # From the list, the page where the person chooses what reaches them outside.
+        page.click("a[href='/cases/notifications/settings/']")
+        page.check("input[value='urge:sms']")
+        page.fill("#id_phone", "13800138000")
+        page.click("form.notification-settings button[type=submit]")
+        page.wait_for_selector(".messages .success")
+        assert page.is_checked("input[value='urge:sms']")
+        page.screenshot(path=str(ARTIFACTS / "notification-settings.png"), full_page=True)
         context.close()
