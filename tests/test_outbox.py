@@ -298,3 +298,19 @@ def test_two_timer_processes_draining_at_once_send_each_message_once(reference_d
         str(pk) for pk in OutboxMessage.objects.values_list("pk", flat=True)
     )
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_timer_process_sends_the_outbox(cast, settings, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    settings.NOTIFY_FILE = tmp_path / "notifications.jsonl"
+    settings.NOTIFY_CHANNELS = {
+        "robot": {"BACKEND": "cases.outbound.FileBackend", "ADDRESS": "group"}
+    }
+    preferences_set(user=cast.worker, phone="", wanted=[("urge", "robot")])
+    urged_case(cast)
+    call_command("run_timers", "--once", stdout=io.StringIO())
+    assert OutboxMessage.objects.get().status == "sent"
+    assert len(settings.NOTIFY_FILE.read_text().splitlines()) == 1
