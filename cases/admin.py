@@ -12,8 +12,10 @@ from cases.models import (
     CalendarDay,
     Case,
     Category,
+    Contact,
     DeadlineRule,
     Notification,
+    OutboxMessage,
     PhoneDisclosure,
     TimelineEntry,
 )
@@ -129,3 +131,20 @@ class PhoneDisclosureAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """What left (or failed to leave) for e-mail, SMS and group robots, with the error."""
+
+    list_display = ["notification", "channel", "status", "attempts", "next_attempt", "error"]
+    list_filter = ["status", "channel"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    """A person's mobile for SMS notifications (they may set it themselves too)."""
+
+    list_display = ["user", "phone"]
+    search_fields = ["user__username", "phone"]

@@ -34,11 +34,7 @@ from cases.models import (
     State,
     Urgency,
 )
-<<<<<<< HEAD
-=======
 from cases.services.residents import link_token
-from grid.models import Community, Department, GridCell, Street
->>>>>>> residents
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -442,22 +438,25 @@ class NotificationRead(serializers.Serializer):
 @api_view(["GET"])
 def notifications(request: Request) -> Response:
     """My notifications, newest first (at most 200)."""
-    from cases.services.notifications import mine
+    from cases.services.notifications import mine, still_visible
 
     rows = mine(request.user)
     if request.query_params.get("unread") in ("1", "true", "yes"):
         rows = rows.filter(read=False)
+    rows = list(rows[:200])
+    visible = still_visible(request.user, rows)
     return Response(
         [
             {
                 "id": n.pk,
                 "kind": n.kind,
                 "text": n.text,
-                "case": n.case.number,
+                "case": n.case.number if n.case else None,
+                "cases": [number for number in n.digest_of if number in visible],
                 "created": n.created,
                 "read": n.read,
             }
-            for n in rows[:200]
+            for n in rows
         ]
     )
 

@@ -182,7 +182,10 @@ class NotificationItem(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     text = serializers.CharField()
-    case = serializers.CharField(help_text="the case's number")
+    case = serializers.CharField(allow_null=True, help_text="the case's number; null for a digest")
+    cases = serializers.ListField(
+        child=serializers.CharField(), help_text="a digest's case numbers (else empty)"
+    )
     created = serializers.DateTimeField()
     read = serializers.BooleanField()
 

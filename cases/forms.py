@@ -264,6 +264,32 @@ class MarkReadForm(forms.Form):
     id = forms.IntegerField(required=False, min_value=1)
 
 
+class PreferencesForm(forms.Form):
+    """Which kinds reach me on which channel outside the app, and my mobile for SMS.
+
+    `wanted` holds "kind:channel" pairs; the page draws them as a table.
+    """
+
+    phone = forms.RegexField(
+        label=_("Mobile phone (for SMS)"),
+        regex=r"^\+?[0-9]{6,20}$",
+        max_length=20,
+        required=False,
+        error_messages={"invalid": _("Digits only, as 13800138000.")},
+    )
+    wanted = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, kinds, channels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["wanted"].choices = [
+            (pair, pair)
+            for pair in (f"{kind}:{channel}" for kind, _l in kinds for channel, _c in channels)
+        ]
+
+    def pairs(self) -> set[tuple[str, str]]:
+        return {tuple(item.split(":", 1)) for item in self.cleaned_data["wanted"]}
+
+
 class ReportForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"))
     urgency = forms.ChoiceField(

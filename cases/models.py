@@ -517,19 +517,102 @@ class PhoneDisclosure(models.Model):
         verbose_name_plural = _("phone numbers shown")
 
 
+class NotificationKind(models.TextChoices):
+    """What a notification is about; each kind is chosen separately for outside delivery."""
+
+    TASK = "task", _("New task in my inbox")
+    RETURNED = "returned", _("Case returned (退回)")
+    REOPENED = "reopened", _("Case reopened")
+    URGE = "urge", _("Urged (督办)")
+    ASSIGNED = "assigned", _("Step assigned to me")
+    DUE_SOON = "due_soon", _("My step is due soon (yellow)")
+    LATE = "late", _("My step is overdue (red)")
+    OVERDUE = "overdue", _("Overdue case in my street (督办)")
+    HAZARD = "hazard", _("Major safety hazard")
+    CLOSED = "closed", _("A case I reported was closed")
+    UNOWNED = "unowned", _("Case without an owner")
+
+
 class Notification(models.Model):
-    """A message to a person (督办 alerts, hazard alerts); SMS delivery is outside."""
+    """A message to a person, shown in the bell and list and, by their
+    preferences, sent outside the app through the outbox.
+
+    A digest stands for many notices of one kind from one action or sweep:
+    it has no single case; `data["cases"]` holds their numbers.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
-    case = models.ForeignKey(Case, models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=20)
+    case = models.ForeignKey(Case, models.CASCADE, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
     text = models.CharField(max_length=300)
+    data = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     read = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["user", "read"])]
+
+    @property
+    def digest_of(self) -> list[str]:
+        """The case numbers a digest stands for (empty for a single notice)."""
+        return list(self.data.get("cases", ())) if self.case_id is None else []
+
+
+class NotificationPreference(models.Model):
+    """One row per kind a person wants outside the app, per channel (opt-in)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "channel"], name="one_preference")
+        ]
+
+
+class Contact(models.Model):
+    """How a person is reached outside the app besides their e-mail: a mobile for SMS."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="contact")
+    phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
+
+
+class OutboxMessage(models.Model):
+    """One notification to be sent on one channel; drained by the timer process.
+
+    A row is claimed by moving `next_attempt` ahead (a lease) in one short
+    transaction, sent outside it, then marked. Its id is the idempotency key
+    the gateway receives, so it can drop the one duplicate a crash between
+    sending and marking could cause.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Given up")
+
+    notification = models.ForeignKey(Notification, models.CASCADE, related_name="outbox")
+    channel = models.CharField(max_length=20)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="one_send_per_channel")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt"], name="outbox_due", condition=models.Q(status="pending")
+            )
+        ]
 
 
 class Export(models.Model):

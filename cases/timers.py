@@ -1,4 +1,5 @@
-"""The deadline-timer loop: one sweep fires every due step, then sleeps.
+"""The deadline-timer loop: one sweep fires every due step, sends the notification
+outbox, then sleeps.
 
 It runs in a thread of the web process in the embedded default (TIMERS=
 inprocess) or as `manage.py run_timers` in its own process.
@@ -35,6 +36,13 @@ def sweep() -> int:
     return total
 
 
+def send_outbox() -> int:
+    """Send the notifications people want outside the app (cases.services.outbox)."""
+    from cases.services.outbox import drain_outbox
+
+    return drain_outbox()
+
+
 def check_calendar() -> None:
     """Warn every check while the year's (or, in December, next year's) holidays are missing."""
     from cases.checks import calendar_warning
@@ -65,6 +73,8 @@ def run_forever(stop: threading.Event, interval: float | None = None) -> None:
             fired = sweep()
             if fired:
                 logger.info("Deadline timers: %d fired", fired)
+            # After the sweep, so its yellow and red notices leave in the same tick.
+            send_outbox()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.OWNERSHIP_CHECK_SECONDS
                 check_ownership()

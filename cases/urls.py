@@ -10,6 +10,8 @@ urlpatterns = [
     path("new/", views.report, name="report"),
     path("ownership/", views.ownership, name="ownership"),
     path("notifications/", views.notifications, name="notifications"),
+    path("notifications/settings/", views.notification_settings, name="notification-settings"),
+    path("notifications/<int:pk>/", views.notification, name="notification"),
     path("<str:number>/", views.case_detail, name="detail"),
     path("<str:number>/<str:action>/", views.case_action, name="action"),
 ]

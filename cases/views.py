@@ -15,11 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-<<<<<<< HEAD
-from django.utils.http import url_has_allowed_host_and_scheme
-=======
 from django.urls import reverse
->>>>>>> residents
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -134,6 +131,56 @@ def notifications(request: HttpRequest) -> HttpResponse:
         return redirect("cases:notifications")
     page = Paginator(notes.mine(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "cases/notifications.html", {"page": page})
+
+
+@login_required
+def notification(request: HttpRequest, pk: int) -> HttpResponse:
+    """A digest's cases (those the person may still see), or a single notice's case."""
+    from cases.services import notifications as notes
+
+    try:
+        note, cases = notes.digest_cases(request.user, pk)
+    except services.NotFound:
+        raise Http404 from None
+    if note.case_id is not None:
+        return redirect("cases:detail", number=note.case.number)
+    return render(request, "cases/notification.html", {"note": note, "cases": cases})
+
+
+@login_required
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """Which kinds of notification reach me outside the app, on which channel."""
+    from cases.models import Contact, NotificationKind
+    from cases.services import notifications as notes
+
+    kinds, channels = NotificationKind.choices, notes.channels()
+    contact = Contact.objects.filter(user_id=request.user.pk).first()
+    initial = {
+        "phone": contact.phone if contact else "",
+        "wanted": [f"{k}:{c}" for k, c in notes.preferences(request.user)],
+    }
+    # A POST with every box unticked is empty, and still a choice to save.
+    data = request.POST if request.method == "POST" else None
+    form = forms.PreferencesForm(data, initial=initial, kinds=kinds, channels=channels)
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.preferences_set(
+                user=request.user, phone=form.cleaned_data["phone"], wanted=form.pairs()
+            )
+        except services.ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Your notification settings are saved."))
+            return redirect("cases:notification-settings")
+    chosen = set(form["wanted"].value() or [])
+    rows = [
+        (label, [(f"{kind}:{channel}", f"{kind}:{channel}" in chosen) for channel, _c in channels])
+        for kind, label in kinds
+    ]
+    ctx = {"form": form, "channels": channels, "rows": rows}
+    return render(
+        request, "cases/notification_settings.html", ctx, status=400 if form.errors else 200
+    )
 
 
 @login_required

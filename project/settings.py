@@ -204,6 +204,65 @@ OWNERSHIP_CHECK_SECONDS = envint("OWNERSHIP_CHECK_SECONDS", "600")
 # channel layer did not deliver (and sends them): the longest a lost event waits.
 MAP_GAP_CHECK_SECONDS = envint("MAP_GAP_CHECK_SECONDS", "10")
 
+# Notifications outside the app (cases/outbound.py). Each channel a person may
+# choose has a backend, as Django's EMAIL_BACKEND: console (logs), file (JSON
+# lines under var/), webhook (a JSON POST to a group robot or an SMS gateway),
+# email (Django's mail, EMAIL_* settings) or off. The outbox is drained by the
+# timer process; a failing gateway is retried with backoff, then given up.
+NOTIFY_BACKENDS = {
+    "console": "cases.outbound.ConsoleBackend",
+    "file": "cases.outbound.FileBackend",
+    "webhook": "cases.outbound.WebhookBackend",
+    "email": "cases.outbound.EmailBackend",
+}
+
+
+def notify_channel(name: str, address: str, backend: str, body: str) -> dict | None:
+    """One outbound channel from NOTIFY_<NAME>_* variables; None when it is off."""
+    prefix = f"NOTIFY_{name.upper()}_"
+    chosen = os.getenv(prefix + "BACKEND", backend)
+    if chosen == "off":
+        return None
+    if chosen not in NOTIFY_BACKENDS:
+        known = ", ".join(NOTIFY_BACKENDS)
+        raise ImproperlyConfigured(f"{prefix}BACKEND must be one of {known} or off")
+    channel = {
+        "BACKEND": NOTIFY_BACKENDS[chosen],
+        "ADDRESS": address,
+        "URL": os.getenv(prefix + "URL", ""),
+        "BODY": os.getenv(prefix + "BODY", body),
+        "TIMEOUT": envint(prefix + "TIMEOUT", "10"),
+    }
+    if chosen == "webhook" and not channel["URL"].startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"{prefix}URL must be an http(s) URL for the webhook backend")
+    if channel["BODY"] not in ("robot", "sms"):
+        raise ImproperlyConfigured(f"{prefix}BODY must be robot or sms")
+    return channel
+
+
+# address: where each person's copy goes (their e-mail, their mobile, or the
+# group robot's one URL for everybody).
+NOTIFY_CHANNELS = {
+    name: channel
+    for name, channel in {
+        "email": notify_channel("email", "email", "console", "robot"),
+        "sms": notify_channel("sms", "phone", "console", "sms"),
+        "robot": notify_channel("robot", "group", "console", "robot"),
+    }.items()
+    if channel is not None
+}
+NOTIFY_FILE = Path(os.getenv("NOTIFY_FILE", VAR_DIR / "notifications.jsonl"))
+# More notices than this of one kind to one person from one action or sweep
+# batch become one digest.
+NOTIFY_DIGEST_OVER = envint("NOTIFY_DIGEST_OVER", "5")
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", "8")
+NOTIFY_RETRY_SECONDS = envint("NOTIFY_RETRY_SECONDS", "30")  # doubled after each failure
+# Links in outbound messages: the address people open GridCase at.
+SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "gridcase@localhost")
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

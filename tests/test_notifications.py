@@ -16,6 +16,8 @@ from tests.base import api, logged_in, report
 def onsite(cast):
     case = report(cast.worker)
     services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    # These tests follow the urge alone: the new-task notices are tests/test_notify_kinds.py's.
+    Notification.objects.filter(kind="task").delete()
     return case
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from cases import loop
-from cases.models import Case
+from cases.models import Case, Notification
 from grid.models import Post, Role
 from tests.base import POINT_B1, jpeg, make_user, map_socket, report
 
@@ -56,6 +56,7 @@ class Probe:
     photo_pk: int
     b_cell_pk: int
     neighbour: str  # street A's case next to it
+    digest: int  # a digest of street A's leader that names B's case (as if stale)
     b_cell_code: str = ""
 
     @property
@@ -84,12 +85,21 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     photo = case.attachments.get()
     neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
     _staff_street_b(case.cell)
+    # A digest names its cases by number: the page and the API show only those the
+    # reader may see now (a person moved to another street keeps their old digests).
+    digest = Notification.objects.create(
+        user=cast.leader,
+        kind="late",
+        text="2 of your cases turned red.",
+        data={"cases": [case.number, neighbour.number]},
+    )
     return Probe(
         case=case,
         photo_url=photo.file.url,
         photo_pk=photo.pk,
         b_cell_pk=case.cell_id,
         neighbour=neighbour.number,
+        digest=digest.pk,
         b_cell_code=case.cell.code,
     )
 
@@ -140,7 +150,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     whole = "114.0,30.0,115.0,31.0"
     gets = [
         "/", "/cases/tasks/", "/cases/triage/", "/cases/ownership/", "/cases/notifications/",
-        "/api/v1/notifications/",
+        "/api/v1/notifications/", "/cases/notifications/settings/",
+        f"/cases/notifications/{p.digest}/",
         f"/cases/{n}/", f"/cases/{p.neighbour}/",
         f"/api/v1/cases/{p.neighbour}/", f"/map/cases/{p.neighbour}.json",
         "/map/", "/map/boundaries.json", f"/map/cells.json?bbox={whole}",

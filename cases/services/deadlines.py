@@ -12,7 +12,15 @@ from django.utils.translation import gettext as _
 
 from cases import loop, reference, seed
 from cases.calendar import CHINA, Calendar
-from cases.models import Case, Category, DeadlineState, LimitUnit, Notification, State
+from cases.models import (
+    Case,
+    Category,
+    DeadlineState,
+    LimitUnit,
+    Notification,
+    NotificationKind,
+    State,
+)
 from cases.services.notifications import deliver
 from cases.services.timeline import entry_for, record_many
 from grid.models import Post, Role
@@ -135,10 +143,11 @@ def _escalate(cases: list[Case], now: datetime) -> None:
             "s": case.get_state_display(),
         }
         notices += [
-            Notification(user_id=u, case=case, kind="overdue", text=text)
+            Notification(user_id=u, case=case, kind=NotificationKind.OVERDUE, text=text)
             for u in sorted(notified.get(case.street_id, ()))
         ]
-    deliver(notices)
+    late = _("Your step of case %(n)s is past its deadline.")
+    deliver(notices + _to_owners(cases, NotificationKind.LATE, late))
 
 
 def _warn(cases: list[Case], now: datetime) -> None:
@@ -161,3 +170,34 @@ def _warn(cases: list[Case], now: datetime) -> None:
             for case in cases
         ]
     )
+    soon = _("Your step of case %(n)s is due soon.")
+    deliver(_to_owners(cases, NotificationKind.DUE_SOON, soon))
+
+
+def _to_owners(cases: list[Case], kind: str, text: str) -> list[Notification]:
+    """A notice to each step's owners (services.ownership.owners: the loop table's rule).
+
+    Cases at one step in the same units have the same owners: asked once per
+    such group, so a batch costs queries per unit, not per case.
+    """
+    # ownership imports this module (supervisors), so it is imported here.
+    from cases.services.ownership import owners
+
+    found: dict[tuple, list[int]] = {}
+    notices = []
+    for case in cases:
+        key = (
+            case.state,
+            case.cell_id,
+            case.community_id,
+            case.street_id,
+            case.department_id,
+            case.handler_id,
+        )
+        if key not in found:
+            found[key] = list(owners(case).values_list("pk", flat=True))
+        notices += [
+            Notification(user_id=u, case=case, kind=kind, text=text % {"n": case.number})
+            for u in found[key]
+        ]
+    return notices

@@ -20,9 +20,9 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import loop
-from cases.models import OPEN_STATES, Case, Notification
+from cases.models import OPEN_STATES, Case, Notification, NotificationKind
 from cases.services.deadlines import supervisors
-from cases.services.notifications import notify
+from cases.services.notifications import deliver
 from cases.services.permissions import can_act
 from cases.services.selectors import visible_cases
 from cases.services.timeline import record
@@ -137,19 +137,28 @@ def _holder_text(holder: loop.Holder, case: Case) -> str:
 
 def alert_unowned(now=None) -> int:
     """Tell each stranded case's street coordinators (or, without any, its district's
-    administrators); once per case every ALERT_EVERY. Returns how many were told."""
+    administrators); once per case every ALERT_EVERY, many cases at once as a
+    digest. Returns how many cases were told of."""
     now = now or timezone.now()
+    recent = list(
+        Notification.objects.filter(kind=NotificationKind.UNOWNED, created__gte=now - ALERT_EVERY)
+    )
+    already = {n.case_id for n in recent} | {number for n in recent for number in n.digest_of}
+    rows = []
     told = 0
-    recent = Notification.objects.filter(kind="unowned", created__gte=now - ALERT_EVERY)
-    already = set(recent.values_list("case_id", flat=True))
     for item in stranded():
         case = item.case
-        if case.pk in already:
+        if case.pk in already or case.number in already:
             continue
-        people = _supervisors_of(case)
         text = _("Case %(n)s has no owner. %(why)s") % {"n": case.number, "why": item.reason}
-        notify(people, case, "unowned", text)
+        people = _supervisors_of(case)
+        rows += [
+            Notification(user_id=u, case=case, kind=NotificationKind.UNOWNED, text=text)
+            for u in people
+        ]
         told += bool(people)
+    with transaction.atomic():
+        deliver(rows)
     return told
 
 

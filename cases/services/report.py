@@ -22,6 +22,7 @@ from cases.models import (
     CaseCellWorker,
     CaseCounter,
     Category,
+    NotificationKind,
     Party,
     Source,
     TimelineEntry,
@@ -31,6 +32,7 @@ from cases.services.coverage import record_cell_workers
 from cases.services.deadlines import start_clock, supervisors
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
+from cases.services.ownership import owners
 from cases.services.photos import Checked, check_photos, save_photos
 from cases.services.residents import new_access_code
 from cases.services.timeline import increment, record
@@ -215,8 +217,7 @@ def _create_case(
         client_id=None,
     )
     save_photos(case, entry, checked, actor)
-    if case.major_hazard:
-        _alert_street(case, "hazard", _("Major safety hazard reported: %(n)s") % {"n": case.number})
+    _tell_owners(case, actor)
     return ReportResult(
         case,
         created=True,
@@ -233,5 +234,17 @@ def _first_task(process: Any) -> Task:
     return process.new_task
 
 
-def _alert_street(case: Case, kind: str, text: str) -> None:
-    notify(supervisors([case.street_id]).get(case.street_id, ()), case, kind, text)
+def _tell_owners(case: Case, actor: AnyUser) -> None:
+    """The first step's owners hear of the new case; a major hazard alerts the
+    street's leaders and coordinators, who then need no second notice of it."""
+    alerted: set[int] = set()
+    if case.major_hazard:
+        alerted = supervisors([case.street_id]).get(case.street_id, set())
+        text = _("Major safety hazard reported: %(n)s") % {"n": case.number}
+        notify(alerted, case, NotificationKind.HAZARD, text)
+    people = set(owners(case).values_list("pk", flat=True)) - alerted - {actor.pk}
+    text = _("Case %(n)s is in your inbox at “%(s)s”.") % {
+        "n": case.number,
+        "s": case.get_state_display(),
+    }
+    notify(people, case, NotificationKind.TASK, text)

@@ -10,7 +10,7 @@ destination the table allows, enters the next state and records it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -32,6 +32,7 @@ from cases.models import (
     CaseCellWorker,
     Category,
     ClosureReason,
+    NotificationKind,
     Satisfaction,
     State,
     TimelineEntry,
@@ -40,6 +41,8 @@ from cases.models import (
 from cases.services.coverage import record_cell_workers
 from cases.services.deadlines import enter_state
 from cases.services.errors import ServiceError
+from cases.services.notifications import notify
+from cases.services.ownership import owners
 from cases.services.permissions import can_act, supervises
 from cases.services.photos import Checked, check_photos, save_photos
 from cases.services.selectors import get_case_for, open_task, visible_cases
@@ -123,9 +126,12 @@ def _complete(
     data: dict[str, Any] | None = None,
     photos: Checked = (),
     client_id: str | None = None,
+    notice: str = NotificationKind.TASK,
+    also_tell: Iterable[int | None] = (),
     **case_fields: Any,
 ) -> TimelineEntry:
-    """Finish the locked task towards `route`, enter the next state and record `event`."""
+    """Finish the locked task towards `route`, enter the next state, record `event`
+    and tell who must act next (`notice`; `also_tell` too), or the reporter at the end."""
     loop.check_route(ctx.from_state, ctx.action, route)
     case = ctx.case
     for name, value in case_fields.items():
@@ -149,7 +155,31 @@ def _complete(
         at=ctx.now,
     )
     save_photos(case, entry, photos, ctx.actor)
+    _tell(ctx, notice, also_tell, note)
     return entry
+
+
+def _tell(ctx: StepContext, kind: str, also: Iterable[int | None], note: str) -> None:
+    """The next step's owners (the loop table's rule, services.ownership.owners) hear
+    of it; at the end, the person who reported the case. Never the actor."""
+    case = ctx.case
+    if not case.is_open:
+        if case.reporter_id and case.reporter_id != ctx.actor.pk:
+            text = _("Case %(n)s that you reported is finished: %(how)s.") % {
+                "n": case.number,
+                "how": case.get_closure_reason_display() or case.get_state_display(),
+            }
+            notify([case.reporter_id], case, NotificationKind.CLOSED, text)
+        return
+    people = set(owners(case).values_list("pk", flat=True)) | {u for u in also if u}
+    people.discard(ctx.actor.pk)
+    texts = {
+        NotificationKind.TASK: _("Case %(n)s is in your inbox at “%(s)s”."),
+        NotificationKind.RETURNED: _("Case %(n)s was returned to “%(s)s”: %(note)s"),
+        NotificationKind.REOPENED: _("Case %(n)s was reopened at “%(s)s”: %(note)s"),
+    }
+    text = texts[kind] % {"n": case.number, "s": case.get_state_display(), "note": note}
+    notify(people, case, kind, text)
 
 
 def _take(activation: Any, task: Task, actor: AnyUser) -> None:
@@ -353,6 +383,13 @@ def case_return(
     if ctx.case.state == State.STREET_DISPATCH and ctx.case.community_id is None:
         raise ServiceError(_("The case has no community to return to; dispatch or reject it."))
     (back,) = loop.STEPS[ctx.case.state].actions["return"]
+    # Who sent it to the returning step (triaged or dispatched it) hears too.
+    sender = (
+        TimelineEntry.objects.filter(case=ctx.case, to_state=ctx.case.state)
+        .order_by("-seq")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
     return _complete(
         ctx,
         back,
@@ -360,6 +397,8 @@ def case_return(
         note=reason,
         data={"reason": reason},
         client_id=client_id,
+        notice=NotificationKind.RETURNED,
+        also_tell=[sender],
         department=None if back == State.STREET_DISPATCH else ctx.case.department,
     )
 
@@ -516,6 +555,8 @@ def case_verify(
         photos=checked,
         data={"passed": False},
         client_id=client_id,
+        notice=NotificationKind.REOPENED,
+        also_tell=[ctx.case.handler_id],
         reopen_count=ctx.case.reopen_count + 1,
     )
 
@@ -555,6 +596,8 @@ def visit_outcome(
             note=words,
             data={"satisfaction": satisfaction},
             client_id=client_id,
+            notice=NotificationKind.REOPENED,
+            also_tell=[case.handler_id],
             satisfaction=satisfaction,
             reopen_count=case.reopen_count + 1,
             visit_reopens=case.visit_reopens + 1,

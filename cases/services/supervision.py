@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from cases import loop
-from cases.models import Case, DeadlineState, TimelineEntry
+from cases.models import Case, DeadlineState, NotificationKind, TimelineEntry
 from cases.services.deadlines import WARN_FRACTION
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
@@ -67,7 +67,7 @@ def case_urge(
     who = actor.get_full_name() or actor.get_username()
     notify_owners(
         case,
-        "urge",
+        NotificationKind.URGE,
         _("%(who)s urges case %(n)s: %(note)s") % {"who": who, "n": case.number, "note": note},
     )
     return entry
@@ -121,7 +121,8 @@ def case_reassign(
         client_id=client_id,
         at=ctx.now,
     )
-    notify([to.pk], ctx.case, "assigned", _("Case %(n)s was assigned to you.") % {"n": number})
+    text = _("Case %(n)s was assigned to you.") % {"n": number}
+    notify([to.pk], ctx.case, NotificationKind.ASSIGNED, text)
     return entry
 
 
@@ -209,7 +210,7 @@ def case_transfer(
     if ctx.task.status == STATUS.ASSIGNED:
         with ctx.task.activation() as activation:
             activation.unassign()
-    return record(
+    entry = record(
         case,
         "transferred",
         actor=actor,
@@ -219,3 +220,11 @@ def case_transfer(
         client_id=client_id,
         at=ctx.now,
     )
+    # The step is new to the new unit's owners: it is in their inbox now.
+    people = set(owners(case).values_list("pk", flat=True)) - {actor.pk}
+    text = _("Case %(n)s was transferred to you at “%(s)s”.") % {
+        "n": case.number,
+        "s": case.get_state_display(),
+    }
+    notify(people, case, NotificationKind.TASK, text)
+    return entry

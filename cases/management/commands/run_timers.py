@@ -3,19 +3,23 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from cases.timers import run_forever, sweep
+from cases.timers import run_forever, send_outbox, sweep
 
 
 class Command(BaseCommand):
     help = "Run the deadline-timer sweeper until stopped (or once with --once)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="sweep once and exit")
+        parser.add_argument(
+            "--once", action="store_true", help="sweep and send the outbox once, and exit"
+        )
         parser.add_argument("--interval", type=float, default=None, help="seconds between sweeps")
 
     def handle(self, *args, once: bool, interval: float | None, **options):
         if once:
-            self.stdout.write(f"fired {sweep()}")
+            fired = sweep()
+            self.stdout.write(f"sent {send_outbox()}")
+            self.stdout.write(f"fired {fired}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
