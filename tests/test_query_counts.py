@@ -57,14 +57,16 @@ def test_a_report(cast, django_assert_max_num_queries):
     # The busiest write there is (docs/benchmarks.md, intake): the idempotency
     # check, the cell, the day's number, the process with its two tasks and
     # their link, the case, its cell's workers at the time (one INSERT … SELECT),
-    # the sequence number and the timeline entry; inside the test's transaction
-    # the case's own is a savepoint and its release.
+    # the sequence number and the timeline entry; the triage step's owners (the
+    # closest level with anyone, then its people), their "new task" notification
+    # and their outbound preferences; inside the test's transaction the case's own
+    # is a savepoint and its release.
     client = api(cast.worker)
     warm = client.post("/api/v1/cases/", body(client_id="warm"), format="json")
     assert warm.status_code == 201, warm.json()  # the cell is cached from here on
     answer = count(
         django_assert_max_num_queries,
-        13,
+        17,
         lambda: client.post("/api/v1/cases/", body(client_id="second"), format="json"),
     )
     assert answer.status_code == 201, answer.json()
