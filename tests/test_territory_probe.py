@@ -51,6 +51,7 @@ A_AT_THE_BORDER = (114.302, 30.5503)
 class Probe:
     case: Case
     photo_url: str
+    api_photo_url: str
     b_cell_pk: int
     neighbour: str  # street A's case next to it
 
@@ -76,7 +77,11 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     photo = case.attachments.get()
     neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
     return Probe(
-        case=case, photo_url=photo.file.url, b_cell_pk=case.cell_id, neighbour=neighbour.number
+        case=case,
+        photo_url=photo.file.url,
+        api_photo_url=f"/api/v1/cases/{case.number}/photos/{photo.pk}/",
+        b_cell_pk=case.cell_id,
+        neighbour=neighbour.number,
     )
 
 
@@ -120,7 +125,7 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         f"/map/cases/{n}.json", f"/map/cells/{p.b_cell_pk}.json",
         "/m/", "/api/v1/cases/", f"/api/v1/cases/{n}/", "/api/v1/tasks/",
         "/api/v1/categories/", "/api/v1/territory/streets/", "/api/v1/territory/communities/",
-        "/api/v1/territory/cells/", p.photo_url,
+        "/api/v1/territory/cells/", p.photo_url, p.api_photo_url,
         f"/api/v1/territory/locate/?lon={POINT_B1[0]}&lat={POINT_B1[1]}",
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
@@ -163,7 +168,7 @@ def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
         response = getattr(session, method)(path, data, **headers)
         body = body_of(response)
         shown = [s for s in p.secrets if s in body]
-        if path == p.photo_url and response.status_code == 200:
+        if path in (p.photo_url, p.api_photo_url) and response.status_code == 200:
             shown = ["the photo"]  # its bytes carry no text to look for
         if shown == [n] and 400 <= response.status_code < 500:
             twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}

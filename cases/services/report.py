@@ -18,6 +18,7 @@ from cases import loop
 from cases.calendar import CHINA
 from cases.flows import CaseFlow
 from cases.models import (
+    Attachment,
     Case,
     CaseCounter,
     Category,
@@ -48,6 +49,7 @@ class ReportResult:
     task_id: int | None = None
     parties: list[Party] | None = None
     timeline: list[TimelineEntry] | None = None
+    attachments: list[Attachment] | None = None
 
 
 def _next_number(street: Street, now: datetime) -> str:
@@ -207,7 +209,7 @@ def _create_case(
         data={"locate": where.method, "source": case.source},
         client_id=None,
     )
-    save_photos(case, entry, checked, actor)
+    attachments = save_photos(case, entry, checked, actor)
     if case.major_hazard:
         _alert_street(case, "hazard", _("Major safety hazard reported: %(n)s") % {"n": case.number})
     return ReportResult(
@@ -216,6 +218,7 @@ def _create_case(
         task_id=_first_task(process).pk,
         parties=saved_parties,
         timeline=[entry],
+        attachments=attachments,
     )
 
 
