@@ -13,7 +13,7 @@ from django.contrib.gis.geos import Point
 from django.db.models import Q
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -173,10 +173,10 @@ PHOTO_STAGES = {
     "verification_failed": "check",
 }
 PHOTO_STAGE_LABELS = {
-    "before": _lazy("As reported"),
-    "after": _lazy("After handling"),
-    "check": _lazy("At verification"),
-    "other": _lazy("Other"),
+    "before": gettext_lazy("As reported"),
+    "after": gettext_lazy("After handling"),
+    "check": gettext_lazy("At verification"),
+    "other": gettext_lazy("Other"),
 }
 
 
