@@ -208,19 +208,26 @@
   function cellsLayer() {
     return L.geoJSON(boot.cells, { style: { color: "#334e68", weight: 2, fillOpacity: 0.06 } });
   }
-  var homeMap = null, reportMap = null, pin = null, me = null;
+  var homeMap = null, reportMap = null, pin = null, me = null, watch = null;
   function showHomeMap() {
-    if (homeMap) { homeMap.invalidateSize(); return; }
-    homeMap = L.map("home-map", { zoomControl: false });
-    var cells = cellsLayer().addTo(homeMap);
-    if (cells.getBounds().isValid()) homeMap.fitBounds(cells.getBounds()); else homeMap.setView([30.55, 114.3], 13);
-    if (navigator.geolocation) {
-      navigator.geolocation.watchPosition(function (p) {
+    if (!homeMap) {
+      homeMap = L.map("home-map", { zoomControl: false });
+      var cells = cellsLayer().addTo(homeMap);
+      if (cells.getBounds().isValid()) homeMap.fitBounds(cells.getBounds()); else homeMap.setView([30.55, 114.3], 13);
+    }
+    homeMap.invalidateSize();
+    // Followed only while the home map shows: GPS costs battery, and a running watch
+    // would hold back the fresh fix a report asks for.
+    if (navigator.geolocation && watch === null) {
+      watch = navigator.geolocation.watchPosition(function (p) {
         var ll = [p.coords.latitude, p.coords.longitude];
         if (!me) me = L.circleMarker(ll, { radius: 7, color: "#1d4ed8", fillOpacity: 0.9 }).addTo(homeMap);
         else me.setLatLng(ll);
       }, function () {}, { enableHighAccuracy: true, maximumAge: 30000 });
     }
+  }
+  function leaveHomeMap() {
+    if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
   }
   function insideMyCells(lat, lon) {
     return boot.cells.features.some(function (f) { return pointInGeometry([lon, lat], f.geometry); });
@@ -657,7 +664,7 @@
     var hash = location.hash || "#home";
     var name = hash.slice(1).split("/")[0];
     ["home", "report", "task", "case", "mine", "outbox", "bell"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
-    if (name !== "home") notice("");
+    if (name !== "home") { notice(""); leaveHomeMap(); }
     if (name === "home") { showHomeMap(); loadTasks(); }
     if (name === "report") showReportMap();
     if (name === "task") showTask(decodeURIComponent(hash.split("/")[1] || ""));
