@@ -552,7 +552,7 @@
     // What was reported and what the handler claims: the case's photos and progress.
     $("task-case").innerHTML = '<p class="muted">' + esc(t.loading) + "</p>";
     getJSON("/api/v1/cases/" + encodeURIComponent(number) + "/").then(function (detail) {
-      if (location.hash === "#task/" + encodeURIComponent(number)) $("task-case").innerHTML = caseBody(detail);
+      if (location.hash === "#task/" + encodeURIComponent(number)) $("task-case").innerHTML = caseBody(detail, false);
     }).catch(function () { $("task-case").innerHTML = '<p class="muted">' + esc(t.offline_case) + "</p>"; });
     var form = $("task-form"), html = "";
     if (action === "handle") {
@@ -601,7 +601,8 @@
   }
 
   // ---- a case's progress: its facts, photos (before / after, who and when) and timeline ----
-  function caseBody(c) {
+  // The task view shows the description above its form already (withDescription false).
+  function caseBody(c, withDescription) {
     var facts = [
       [t.state, c.state_label], [t.category, c.category_name], [t.urgency, c.urgency_label],
       [t.reported_at, when(c.reported_at)],
@@ -610,7 +611,7 @@
     if (c.major_hazard) facts.push([t.major_hazard, "✓"]);
     var html = '<dl class="facts">' + facts.map(function (f) {
       return "<dt>" + esc(f[0]) + "</dt><dd>" + esc(f[1]) + "</dd>";
-    }).join("") + "</dl><p>" + esc(c.description) + "</p>";
+    }).join("") + "</dl>" + (withDescription === false ? "" : "<p>" + esc(c.description) + "</p>");
     html += "<h3>" + esc(t.case_photos) + "</h3>";
     html += c.photos.length ? '<div class="photos">' + c.photos.map(function (p) {
       return '<figure data-stage="' + esc(p.stage) + '"><a href="' + esc(p.url) + '" target="_blank" rel="noopener">' +
