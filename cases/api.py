@@ -13,6 +13,7 @@ from django.contrib.gis.geos import Point
 from django.db.models import Q
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -27,6 +28,7 @@ from cases import forms, loop, reference, services
 from cases.metrics import GROUP_CHOICES
 from cases.models import (
     OPEN_STATES,
+    Attachment,
     Case,
     Category,
     DeadlineState,
@@ -34,6 +36,7 @@ from cases.models import (
     State,
     Urgency,
 )
+from cases.services.photos import PHOTO_TYPES
 from cases.services.residents import link_token
 from grid.territory import Territory
 
@@ -89,11 +92,15 @@ class ReportSerializer(serializers.Serializer):
 
 
 def case_summary(case: Case) -> dict:
+    """The case's public fields; each code has a label in the caller's language beside it."""
     return {
         "number": case.number,
         "state": case.state,
+        "state_label": case.get_state_display(),
         "category": case.category.code,
+        "category_name": case.category.display_name,
         "urgency": case.urgency,
+        "urgency_label": case.get_urgency_display(),
         "major_hazard": case.major_hazard,
         "description": case.description,
         "location": {"type": "Point", "coordinates": [case.location.x, case.location.y]},
@@ -101,6 +108,7 @@ def case_summary(case: Case) -> dict:
         "community": case.community.code if case.community else None,
         "cell": case.cell.code if case.cell else None,
         "deadline": case.deadline_state,
+        "deadline_label": case.get_deadline_state_display(),
         "step_due": case.step_due,
         "reported_at": case.reported_at,
         "closed_at": case.closed_at,
@@ -126,6 +134,10 @@ def case_detail(case: Case, request: Request, known: services.ReportResult | Non
         task_id = task.pk if task else None
         parties = case.parties.all()
         timeline = case.timeline.select_related("actor").order_by("seq")
+    if known is not None and known.attachments is not None:
+        photos = known.attachments
+    else:
+        photos = case.attachments.select_related("entry", "uploaded_by").order_by("uploaded", "pk")
     acts = services.can_act(user, case, territory=territory)
     phones = services.shows_party_phones(user, case, acts=acts, territory=territory)
     return {
@@ -148,13 +160,57 @@ def case_detail(case: Case, request: Request, known: services.ReportResult | Non
                 "seq": e.seq,
                 "at": e.at,
                 "actor": e.actor.get_username() if e.actor else None,
+                "actor_name": _person(e.actor),
                 "action": e.action,
+                "action_label": e.action_label,
                 "from": e.from_state,
                 "to": e.to_state,
                 "note": e.note,
             }
             for e in timeline
         ],
+        "photos": [photo_item(case, a, request) for a in photos],
+    }
+
+
+def _person(user) -> str | None:
+    return (user.get_full_name() or user.get_username()) if user else None
+
+
+# Which side of the work a photo shows, by the step that brought it.
+PHOTO_STAGES = {
+    "reported": "before",
+    "merged": "before",
+    "handled": "after",
+    "mediated": "after",
+    "verified": "check",
+    "verification_failed": "check",
+}
+PHOTO_STAGE_LABELS = {
+    "before": gettext_lazy("As reported"),
+    "after": gettext_lazy("After handling"),
+    "check": gettext_lazy("At verification"),
+    "other": gettext_lazy("Other"),
+}
+
+
+def photo_item(case: Case, attachment: Attachment, request: Request) -> dict:
+    """A photo as the API lists it: what it shows, who took it at which step, and where
+    to load it (an API URL, so a token works as well as the phone's session)."""
+    entry = attachment.entry
+    stage = PHOTO_STAGES.get(entry.action, "other") if entry else "before"
+    return {
+        "id": attachment.pk,
+        "url": request.build_absolute_uri(
+            reverse("api-case-photo", args=[case.number, attachment.pk])
+        ),
+        "content_type": attachment.content_type,
+        "stage": stage,
+        "stage_label": str(PHOTO_STAGE_LABELS[stage]),
+        "step": entry.action if entry else None,
+        "step_label": entry.action_label if entry else None,
+        "by": _person(attachment.uploaded_by),
+        "at": attachment.uploaded,
     }
 
 
@@ -212,23 +268,28 @@ def _case_list(request: Request) -> Response:
     )
 
 
+def category_rows() -> list[dict]:
+    """The active categories as the API lists them (the phone's page carries the same rows,
+    so it knows offline which kinds are disputes and which may be major hazards)."""
+    rows = Category.objects.filter(active=True).select_related("parent").order_by("code")
+    return [
+        {
+            "code": c.code,
+            "name": c.name,
+            "name_en": c.name_en,
+            "label": c.display_name,
+            "group": c.parent.code if c.parent else None,
+            "dispute": c.is_dispute,
+            "hazard": c.is_hazard,
+        }
+        for c in rows
+    ]
+
+
 @extend_schema(operation_id="categories", responses=doc.answers({200: doc.CategoryRow(many=True)}))
 @api_view(["GET"])
 def categories(request: Request) -> Response:
-    rows = Category.objects.filter(active=True).select_related("parent").order_by("code")
-    return Response(
-        [
-            {
-                "code": c.code,
-                "name": c.name,
-                "name_en": c.name_en,
-                "group": c.parent.code if c.parent else None,
-                "dispute": c.is_dispute,
-                "hazard": c.is_hazard,
-            }
-            for c in rows
-        ]
-    )
+    return Response(category_rows())
 
 
 @extend_schema(operation_id="my_tasks", responses=doc.answers({200: doc.Task(many=True)}))
@@ -322,6 +383,23 @@ def cases(request: Request) -> Response:
 @api_view(["GET"])
 def case(request: Request, number: str) -> Response:
     return Response(case_detail(_case_or_404(request, number), request))
+
+
+@extend_schema(
+    operation_id="cases_photo",
+    responses=doc.answers({(200, mime): OpenApiTypes.BINARY for mime in PHOTO_TYPES.values()}),
+)
+@api_view(["GET"])
+def case_photo(request: Request, number: str, pk: int):
+    """One photo of a case the caller may see (token or session)."""
+    from django.http import FileResponse
+
+    attachment = _case_or_404(request, number).attachments.filter(pk=pk).first()
+    if attachment is None:
+        raise NotFound(_("This case has no such photo."))
+    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 def input_serializer(action: loop.Action) -> type[serializers.Serializer]:

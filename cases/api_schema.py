@@ -28,8 +28,11 @@ class PointGeometry(serializers.Serializer):
 class CaseSummary(serializers.Serializer):
     number = serializers.CharField()
     state = serializers.ChoiceField(State.choices)
+    state_label = serializers.CharField(help_text="the state in the caller's language")
     category = serializers.CharField(help_text="category code")
+    category_name = serializers.CharField(help_text="the category in the caller's language")
     urgency = serializers.ChoiceField(Urgency.choices)
+    urgency_label = serializers.CharField()
     major_hazard = serializers.BooleanField()
     description = serializers.CharField()
     location = PointGeometry()
@@ -37,6 +40,7 @@ class CaseSummary(serializers.Serializer):
     community = serializers.CharField(allow_null=True)
     cell = serializers.CharField(allow_null=True, help_text="15-digit grid cell code")
     deadline = serializers.ChoiceField(DeadlineState.choices)
+    deadline_label = serializers.CharField()
     step_due = serializers.DateTimeField(allow_null=True)
     reported_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
@@ -52,8 +56,10 @@ class PartyShown(serializers.Serializer):
 class TimelineItem(serializers.Serializer):
     seq = serializers.IntegerField()
     at = serializers.DateTimeField()
-    actor = serializers.CharField(allow_null=True)
+    actor = serializers.CharField(allow_null=True, help_text="username")
+    actor_name = serializers.CharField(allow_null=True, help_text="the person's name")
     action = serializers.CharField()
+    action_label = serializers.CharField()
     # "from" is a Python keyword: declared under another name, renamed below.
     from_ = serializers.CharField(allow_blank=True)
     to = serializers.CharField(allow_blank=True)
@@ -75,6 +81,21 @@ class ReporterShown(serializers.Serializer):
     consent = serializers.BooleanField(help_text="the resident agreed to be called back")
 
 
+class Photo(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField(help_text="loads with the same token or session")
+    content_type = serializers.CharField()
+    stage = serializers.ChoiceField(
+        ["before", "after", "check", "other"],
+        help_text="before: as reported; after: the handler's result; check: at verification",
+    )
+    stage_label = serializers.CharField()
+    step = serializers.CharField(allow_null=True, help_text="the timeline action it came with")
+    step_label = serializers.CharField(allow_null=True)
+    by = serializers.CharField(allow_null=True, help_text="who took it")
+    at = serializers.DateTimeField()
+
+
 class CaseDetail(CaseSummary):
     task_id = serializers.IntegerField(allow_null=True)
     can_act = serializers.BooleanField()
@@ -85,6 +106,7 @@ class CaseDetail(CaseSummary):
     resident_url = serializers.URLField(help_text="the resident's page for this case (/r/…)")
     parties = PartyShown(many=True)
     timeline = TimelineItem(many=True)
+    photos = Photo(many=True)
 
 
 class Reported(CaseDetail):
@@ -117,6 +139,7 @@ class CategoryRow(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     name_en = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(help_text="the name in the caller's language")
     group = serializers.CharField(allow_null=True)
     dispute = serializers.BooleanField()
     hazard = serializers.BooleanField()

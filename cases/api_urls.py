@@ -13,5 +13,6 @@ urlpatterns = [
     path("metrics/", api.metrics_view, name="api-metrics"),
     path("cases/", api.cases, name="api-cases"),
     path("cases/<str:number>/", api.case, name="api-case"),
+    path("cases/<str:number>/photos/<int:pk>/", api.case_photo, name="api-case-photo"),
     *api.action_patterns(),
 ]

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from cases.models import Category
+from cases.api import category_rows
 from grid.models import CellAssignment
 
 
@@ -42,23 +42,13 @@ def _my_cells(user) -> dict:
 @ensure_csrf_cookie
 @login_required
 def app(request: HttpRequest) -> HttpResponse:
-    categories = [
-        {
-            "code": c.code,
-            "name": c.display_name,
-            "group": c.parent.display_name,
-            "dispute": c.is_dispute,
-            "hazard": c.is_hazard,
-        }
-        for c in Category.objects.filter(active=True, parent__isnull=False)
-        .select_related("parent")
-        .order_by("code")
-    ]
     boot = {
         "user": request.user.get_full_name() or request.user.get_username(),
         "userId": request.user.pk,
         "cells": _my_cells(request.user),
-        "categories": categories,
+        # The categories API's own rows, for the first load without signal; the app
+        # refreshes them from /api/v1/categories/ whenever it can.
+        "categories": category_rows(),
     }
     return render(request, "frontend/m/app.html", {"boot": boot})
 
@@ -95,6 +85,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
                     "/m/",
                     static("gridcase/m/app.js"),
                     static("gridcase/m/app.css"),
+                    static("gridcase/bell.js"),
                     static("leaflet/leaflet.js"),
                     static("leaflet/leaflet.css"),
                 ]

@@ -1,8 +1,13 @@
-"""What the phone's outbox relies on: retries are harmless and refusals say why."""
+"""What the phone relies on: retries are harmless, refusals say why, a case's
+photos and labels come with it."""
+
+import io
+
+from PIL import Image
 
 from cases import services
 from cases.models import Case, State
-from tests.base import api, body, report
+from tests.base import api, body, jpeg, report
 
 
 def test_the_same_client_id_twice_makes_one_case_and_the_second_answer_says_so(cast):
@@ -59,3 +64,63 @@ def test_parties_come_as_json_beside_photos(cast):
     )
     assert response.status_code == 201, response.json()
     assert Case.objects.get().parties.get().name == "张三"
+
+
+def test_the_case_detail_shows_the_photos_before_and_after_labelled(cast, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = report(cast.worker, photos=[jpeg(color="red")])
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    services.case_handle(
+        actor=cast.worker, number=case.number, result="已清理", photos=[jpeg(color="green")]
+    )
+    client = api(cast.worker2, language="zh-hans")
+    detail = client.get(f"/api/v1/cases/{case.number}/").json()
+    photos = detail["photos"]
+    assert [(p["stage"], p["step"], p["by"]) for p in photos] == [
+        ("before", "reported", "worker"),
+        ("after", "handled", "worker"),
+    ]
+    assert [p["stage_label"] for p in photos] == ["上报时", "处置后"]
+    # The URL loads with the same token, and shows the photo taken at that step.
+    after = client.get(photos[1]["url"])
+    assert after.status_code == 200 and after["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(b"".join(after.streaming_content))) as image:
+        red, green, _ = image.convert("RGB").getpixel((4, 4))
+    assert green > 100 and red < 100
+
+
+def test_a_case_photo_is_not_served_outside_the_case_territory(cast, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = report(cast.worker, photos=[jpeg()])
+    url = api(cast.worker).get(f"/api/v1/cases/{case.number}/").json()["photos"][0]["url"]
+    assert api(cast.leader).get(url).status_code == 200
+    refused = api(cast.outsider).get(url)
+    assert refused.status_code == 404
+    assert b"\xff\xd8" not in refused.content
+    other = report(cast.worker)
+    # A photo of one case is not reachable through another case's number either.
+    assert api(cast.worker).get(url.replace(case.number, other.number)).status_code == 404
+
+
+def test_the_case_list_carries_labels_beside_the_codes(cast):
+    report(cast.worker)
+    listed = api(cast.worker, language="zh-hans").get("/api/v1/cases/?mine=true").json()
+    row = listed["results"][0]
+    assert (row["state"], row["urgency"], row["deadline"]) == ("triage", "general", "green")
+    assert row["state_label"] == "待受理"
+    assert "triage" not in row["state_label"] and row["urgency_label"] != "general"
+
+
+def test_the_categories_say_which_kinds_may_be_major_hazards(cast):
+    rows = {c["code"]: c for c in api(cast.worker).get("/api/v1/categories/").json()}
+    hazards = sorted(code for code, c in rows.items() if c["hazard"] and c["group"])
+    assert hazards and "0401" not in hazards and rows["0401"]["group"] == "04"
+    hazard = hazards[0]
+    refused = api(cast.worker).post(
+        "/api/v1/cases/", body(category="0401", major_hazard=True), format="multipart"
+    )
+    assert refused.status_code == 400
+    accepted = api(cast.worker).post(
+        "/api/v1/cases/", body(category=hazard, major_hazard=True), format="multipart"
+    )
+    assert accepted.status_code == 201, accepted.json()

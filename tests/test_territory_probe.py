@@ -54,6 +54,7 @@ class Probe:
     case: Case
     photo_url: str
     photo_pk: int
+    api_photo_url: str
     b_cell_pk: int
     neighbour: str  # street A's case next to it
     digest: int  # a digest of street A's leader that names B's case (as if stale)
@@ -97,6 +98,7 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
         case=case,
         photo_url=photo.file.url,
         photo_pk=photo.pk,
+        api_photo_url=f"/api/v1/cases/{case.number}/photos/{photo.pk}/",
         b_cell_pk=case.cell_id,
         neighbour=neighbour.number,
         digest=digest.pk,
@@ -159,7 +161,7 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         f"/map/cases/{n}.json", f"/map/cells/{p.b_cell_pk}.json",
         "/m/", "/api/v1/cases/", f"/api/v1/cases/{n}/", "/api/v1/tasks/",
         "/api/v1/categories/", "/api/v1/territory/streets/", "/api/v1/territory/communities/",
-        "/api/v1/territory/cells/", p.photo_url,
+        "/api/v1/territory/cells/", p.photo_url, p.api_photo_url,
         f"/api/v1/territory/locate/?lon={POINT_B1[0]}&lat={POINT_B1[1]}",
         "/territory/cells/", f"/territory/cells/{p.b_cell_code}/", "/territory/workers/b_worker/",
         "/territory/log/",
@@ -227,7 +229,9 @@ def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
         response = getattr(session, method)(path, data, **headers)
         body = body_of(response)
         shown = [s for s in p.secrets if s in body]
-        if path in (p.photo_url, f"/open311/v2/media/{p.photo_pk}") and response.status_code == 200:
+        if path in (p.photo_url, p.api_photo_url, f"/open311/v2/media/{p.photo_pk}") and (
+            response.status_code == 200
+        ):
             shown = ["the photo"]  # its bytes carry no text to look for
         if shown == [n] and 400 <= response.status_code < 500:
             twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}

@@ -48,8 +48,10 @@ def check_photos(photos: Sequence[UploadedFile]) -> Checked:
     return [(photo, _check_photo(photo)) for photo in photos]
 
 
-def save_photos(case: Case, entry: TimelineEntry | None, checked: Checked, actor: AnyUser) -> None:
-    for upload, content_type in checked:
+def save_photos(
+    case: Case, entry: TimelineEntry | None, checked: Checked, actor: AnyUser
+) -> list[Attachment]:
+    return [
         Attachment.objects.create(
             case=case,
             entry=entry,
@@ -58,3 +60,5 @@ def save_photos(case: Case, entry: TimelineEntry | None, checked: Checked, actor
             size=upload.size,
             uploaded_by=actor,
         )
+        for upload, content_type in checked
+    ]

@@ -18,6 +18,7 @@ from cases import loop
 from cases.calendar import CHINA
 from cases.flows import CaseFlow
 from cases.models import (
+    Attachment,
     Case,
     CaseCellWorker,
     CaseCounter,
@@ -53,6 +54,7 @@ class ReportResult:
     task_id: int | None = None
     parties: list[Party] | None = None
     timeline: list[TimelineEntry] | None = None
+    attachments: list[Attachment] | None = None
 
 
 def _next_number(street: Street, now: datetime) -> str:
@@ -216,7 +218,7 @@ def _create_case(
         data={"locate": where.method, "source": case.source},
         client_id=None,
     )
-    save_photos(case, entry, checked, actor)
+    attachments = save_photos(case, entry, checked, actor)
     _tell_owners(case, actor)
     return ReportResult(
         case,
@@ -224,6 +226,7 @@ def _create_case(
         task_id=_first_task(process).pk,
         parties=saved_parties,
         timeline=[entry],
+        attachments=attachments,
     )
 
 

@@ -1,6 +1,7 @@
 // The bell in every page's header: its count follows the person's own socket
 // (/ws/me/), so a notification shows without a reload. Reconnects with backoff;
-// stops when the server says the session ended (4403).
+// stops when the server says the session ended (4403). The desk's pages and the
+// phone app (/m/) both load it.
 (function () {
   "use strict";
   var count = document.getElementById("bell-count");
@@ -12,6 +13,8 @@
     count.dataset.count = String(n);
     document.getElementById("bell").classList.toggle("has-unread", n > 0);
     window.gridcaseBell.updates += 1;
+    // A page that lists the notifications (the phone's) refreshes its list on this.
+    document.dispatchEvent(new CustomEvent("gridcase:unread", { detail: { count: n } }));
   }
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";

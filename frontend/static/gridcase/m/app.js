@@ -9,7 +9,10 @@
   "use strict";
   var boot = JSON.parse(document.getElementById("boot").textContent);
   var t = JSON.parse(document.getElementById("m-i18n").textContent);
-  var state = { position: null, photos: [], sending: false, flushes: 0, flushesDone: 0 };
+  var state = {
+    position: null, positionSource: null, photos: [], editing: null, categories: boot.categories,
+    sending: false, flushes: 0, flushesDone: 0, outcomes: {},
+  };
   window.gridcasePhone = state;  // inspected by the browser tests
 
   // ---- small helpers ---------------------------------------------------------
@@ -23,6 +26,11 @@
     var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
+  // Times as a person reads them: the office's time zone, no seconds, in the page's language.
+  var whenFormat = new Intl.DateTimeFormat(document.documentElement.lang || "zh-Hans", {
+    timeZone: "Asia/Shanghai", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+  function when(iso) { return iso ? whenFormat.format(new Date(iso)) : ""; }
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); });
@@ -56,20 +64,27 @@
   function outboxPut(item) { return store("readwrite", function (s) { s.put(item); }); }
   function outboxDelete(id) { return store("readwrite", function (s) { s.delete(id); }); }
 
+  // Stored first, then sent: once in IndexedDB the item survives a closed app or a
+  // lost signal. Resolves when this item's send was tried (or there is no signal).
   function enqueue(item) {
     item.id = item.id || uuid();
     item.author = boot.userId;
     item.fields.client_id = item.id;
     item.status = "pending";
-    item.created = new Date().toISOString();
-    return outboxPut(item).then(renderOutbox).then(flush);
+    item.reason = "";
+    item.created = item.created || new Date().toISOString();
+    delete state.outcomes[item.id];
+    return outboxPut(item).then(renderOutbox).then(flush).then(function () {
+      return state.outcomes[item.id] || { status: "pending" };
+    });
   }
 
+  // The server's words only: field names are code, not something to show a worker.
   function reasonOf(body) {
     if (!body) return "";
     if (typeof body === "string") return body;
-    if (body.detail) return body.detail;
-    return Object.keys(body).map(function (k) { return k + ": " + [].concat(body[k]).join(" "); }).join("; ");
+    if (body.detail) return String(body.detail);
+    return Object.keys(body).map(function (k) { return [].concat(body[k]).join(" "); }).join("; ");
   }
 
   function send(item) {
@@ -85,8 +100,20 @@
     });
   }
 
+  // One flush at a time; a flush asked for while one runs runs after it (the
+  // item that asked may have been stored after the running one read the outbox).
+  var running = null, again = false;
   function flush() {
-    if (state.sending || !navigator.onLine) return Promise.resolve();
+    if (!navigator.onLine) return Promise.resolve();
+    if (running) { again = true; return running; }
+    running = flushOnce().then(function () {
+      running = null;
+      if (again) { again = false; return flush(); }
+    });
+    return running;
+  }
+
+  function flushOnce() {
     state.sending = true;
     state.flushes += 1;
     return outboxAll().then(function (items) {
@@ -98,6 +125,7 @@
               item.status = "sent";
               return response.json().then(function (body) {
                 item.result = body.number || "";
+                state.outcomes[item.id] = { status: "sent", number: item.result };
                 return outboxDelete(item.id).then(function () { state.lastSent = item; });
               });
             }
@@ -105,9 +133,11 @@
               item.reason = response.status + "";
               return outboxPut(item);  // keep it pending: log in again, or the server recovers
             }
+            // Refused: kept with everything entered, to be corrected and sent again.
             return response.json().catch(function () { return null; }).then(function (body) {
               item.status = "refused";
               item.reason = reasonOf(body) || String(response.status);
+              state.outcomes[item.id] = { status: "refused", reason: item.reason };
               return outboxPut(item);
             });
           });
@@ -127,16 +157,41 @@
         var status = item.status === "refused"
           ? '<span class="tag refused">' + esc(t.refused) + "</span> " + esc(item.reason)
           : '<span class="tag pending">' + esc(t.queued) + "</span>";
-        var dismiss = item.status === "refused"
-          ? ' <button type="button" data-dismiss="' + esc(item.id) + '">' + esc(t.dismiss) + "</button>" : "";
+        var buttons = "";
+        if (item.status === "refused") {
+          if (item.kind === "report") buttons += button("edit", item.id, t.edit);
+          buttons += button("resend", item.id, t.resend) + button("dismiss", item.id, t.dismiss);
+        }
+        var photos = (item.photos || []).length ? " · " + esc(t.case_photos) + " " + item.photos.length : "";
         return '<li data-id="' + esc(item.id) + '" data-status="' + item.status + '"><b>' + label + "</b> " +
-          esc(item.summary || "") + "<br>" + status + dismiss + "</li>";
+          esc(item.summary || "") + photos + "<br>" + status + "<br>" + buttons + "</li>";
       }).join("");
     });
   }
+  function button(what, id, text) {
+    return '<button type="button" data-' + what + '="' + esc(id) + '">' + esc(text) + "</button>";
+  }
+  function outboxItem(id) {
+    return outboxAll().then(function (items) { return items.filter(function (i) { return i.id === id; })[0]; });
+  }
   $("outbox").addEventListener("click", function (e) {
-    var id = e.target.getAttribute("data-dismiss");
-    if (id) outboxDelete(id).then(renderOutbox);
+    var target = e.target;
+    var id = target.getAttribute("data-dismiss");
+    if (id) {
+      if (state.editing === id) resetReport();
+      outboxDelete(id).then(renderOutbox);
+      return;
+    }
+    id = target.getAttribute("data-edit");
+    if (id) { outboxItem(id).then(function (item) { if (item) editReport(item); }); return; }
+    id = target.getAttribute("data-resend");
+    if (id) {
+      outboxItem(id).then(function (item) {
+        if (!item) return;
+        if (state.editing === id) resetReport();
+        enqueue(item).then(function (outcome) { showOutcome(item, outcome); });
+      });
+    }
   });
 
   function setNet() {
@@ -153,19 +208,26 @@
   function cellsLayer() {
     return L.geoJSON(boot.cells, { style: { color: "#334e68", weight: 2, fillOpacity: 0.06 } });
   }
-  var homeMap = null, reportMap = null, pin = null, me = null;
+  var homeMap = null, reportMap = null, pin = null, me = null, watch = null;
   function showHomeMap() {
-    if (homeMap) { homeMap.invalidateSize(); return; }
-    homeMap = L.map("home-map", { zoomControl: false });
-    var cells = cellsLayer().addTo(homeMap);
-    if (cells.getBounds().isValid()) homeMap.fitBounds(cells.getBounds()); else homeMap.setView([30.55, 114.3], 13);
-    if (navigator.geolocation) {
-      navigator.geolocation.watchPosition(function (p) {
+    if (!homeMap) {
+      homeMap = L.map("home-map", { zoomControl: false });
+      var cells = cellsLayer().addTo(homeMap);
+      if (cells.getBounds().isValid()) homeMap.fitBounds(cells.getBounds()); else homeMap.setView([30.55, 114.3], 13);
+    }
+    homeMap.invalidateSize();
+    // Followed only while the home map shows: GPS costs battery, and a running watch
+    // would hold back the fresh fix a report asks for.
+    if (navigator.geolocation && watch === null) {
+      watch = navigator.geolocation.watchPosition(function (p) {
         var ll = [p.coords.latitude, p.coords.longitude];
         if (!me) me = L.circleMarker(ll, { radius: 7, color: "#1d4ed8", fillOpacity: 0.9 }).addTo(homeMap);
         else me.setLatLng(ll);
       }, function () {}, { enableHighAccuracy: true, maximumAge: 30000 });
     }
+  }
+  function leaveHomeMap() {
+    if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
   }
   function insideMyCells(lat, lon) {
     return boot.cells.features.some(function (f) { return pointInGeometry([lon, lat], f.geometry); });
@@ -186,6 +248,7 @@
   }
   function setPoint(lat, lon, accuracy, source) {
     state.position = { lat: lat, lon: lon, accuracy: accuracy };
+    state.positionSource = source;
     var form = $("report-form");
     form.lon.value = lon.toFixed(6);
     form.lat.value = lat.toFixed(6);
@@ -211,12 +274,24 @@
       reportMap.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, null, "pin"); });
     }
     reportMap.invalidateSize();
+    var p = state.position;
+    if (p) setPoint(p.lat, p.lon, p.accuracy, state.positionSource);
     if (!navigator.geolocation) { $("gps").textContent = t.no_gps; return; }
-    navigator.geolocation.getCurrentPosition(function (p) {
-      setPoint(p.coords.latitude, p.coords.longitude, p.coords.accuracy, "gps");
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      // A point the worker placed (pin, photo, or a report being corrected) is kept.
+      if (state.position && state.positionSource !== "gps") return;
+      setPoint(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy, "gps");
     }, function () { if (!state.position) $("gps").textContent = t.no_gps; },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   }
+
+  // The worker asks for the position again (a report corrected after a refusal keeps its own).
+  $("locate").addEventListener("click", function () {
+    if (!navigator.geolocation) { $("gps").textContent = t.no_gps; return; }
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      setPoint(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy, "gps");
+    }, function () { $("gps").textContent = t.no_gps; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+  });
 
   // ---- photos: resized on the phone; EXIF position offered when GPS is missing ----
   function resize(file) {
@@ -280,44 +355,137 @@
       resize(file).then(function (blob) {
         if (!blob) return;
         state.photos.push(blob);
-        var img = document.createElement("img");
-        img.src = URL.createObjectURL(blob);
-        $("thumbs").appendChild(img);
+        renderThumbs();
       });
     });
+    e.target.value = "";
+  });
+  // Tapping a thumbnail takes that photo out of the report.
+  function renderThumbs() {
+    $("thumbs").innerHTML = "";
+    state.photos.forEach(function (blob, i) {
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(blob);
+      img.dataset.index = i;
+      $("thumbs").appendChild(img);
+    });
+  }
+  $("thumbs").addEventListener("click", function (e) {
+    if (e.target.dataset.index === undefined) return;
+    state.photos.splice(Number(e.target.dataset.index), 1);
+    renderThumbs();
   });
 
   // ---- report -----------------------------------------------------------------
   function recentCategories() {
     try { return JSON.parse(localStorage.getItem("gridcase.recent") || "[]"); } catch (e) { return []; }
   }
+  // The categories are the API's rows (kinds, and the groups they belong to); whether a
+  // kind is a dispute or may be a major hazard is the server's word, not the phone's.
+  function kinds() { return state.categories.filter(function (c) { return c.group; }); }
+  function categoryOf(code) { return state.categories.filter(function (c) { return c.code === code; })[0]; }
+  function refreshCategories() {
+    return getJSON("/api/v1/categories/").then(function (rows) {
+      state.categories = rows;
+      localStorage.setItem("gridcase.categories", JSON.stringify(rows));
+      fillCategories();
+    }).catch(function () {
+      var saved = localStorage.getItem("gridcase.categories");
+      if (saved && !navigator.onLine) { state.categories = JSON.parse(saved); fillCategories(); }
+    });
+  }
   function fillCategories() {
+    var chosen = $("category").value;
     var recent = recentCategories();
-    var byCode = {};
-    boot.categories.forEach(function (c) { byCode[c.code] = c; });
     var html = "";
-    var mine = recent.filter(function (code) { return byCode[code]; });
+    var mine = recent.filter(function (code) { var c = categoryOf(code); return c && c.group; });
     if (mine.length) {
       html += '<optgroup label="' + esc(t.recent) + '">' + mine.map(function (code) {
-        return '<option value="' + code + '">' + esc(byCode[code].name) + "</option>";
+        return '<option value="' + esc(code) + '">' + esc(categoryOf(code).label) + "</option>";
       }).join("") + "</optgroup>";
     }
-    var groups = {};
-    boot.categories.forEach(function (c) { (groups[c.group] = groups[c.group] || []).push(c); });
-    Object.keys(groups).forEach(function (g) {
-      html += '<optgroup label="' + esc(g) + '">' + groups[g].map(function (c) {
-        return '<option value="' + c.code + '">' + esc(c.name) + "</option>";
+    var groups = {}, order = [];
+    kinds().forEach(function (c) {
+      if (!groups[c.group]) { groups[c.group] = []; order.push(c.group); }
+      groups[c.group].push(c);
+    });
+    order.forEach(function (g) {
+      var group = categoryOf(g);
+      html += '<optgroup label="' + esc(group ? group.label : g) + '">' + groups[g].map(function (c) {
+        return '<option value="' + esc(c.code) + '">' + esc(c.label) + "</option>";
       }).join("") + "</optgroup>";
     });
     $("category").innerHTML = html;
+    if (chosen && categoryOf(chosen)) $("category").value = chosen;
     categoryChanged();
   }
   function categoryChanged() {
-    var c = boot.categories.filter(function (x) { return x.code === $("category").value; })[0] || {};
+    var c = categoryOf($("category").value) || {};
     $("parties").hidden = !c.dispute;
+    // Offered only where the server accepts it; a hidden box is never sent ticked.
     $("major-hazard").parentNode.hidden = !c.hazard;
+    if (!c.hazard) $("major-hazard").checked = false;
   }
   $("category").addEventListener("change", categoryChanged);
+
+  function notice(html) {
+    $("notice").innerHTML = html;
+    $("notice").hidden = !html;
+  }
+  function resetReport() {
+    var f = $("report-form");
+    f.reset();
+    state.photos = [];
+    state.position = null;
+    state.positionSource = null;
+    state.editing = null;
+    f.lon.value = "";
+    f.lat.value = "";
+    renderThumbs();
+    $("report-error").hidden = true;
+    fillCategories();
+  }
+  // A refused report back in the form, as the worker entered it.
+  function editReport(item) {
+    var f = $("report-form"), v = item.fields;
+    resetReport();
+    state.editing = item.id;
+    f.category.value = v.category;
+    categoryChanged();
+    f.description.value = v.description || "";
+    f.major_hazard.checked = v.major_hazard === "true" && !$("major-hazard").parentNode.hidden;
+    (Array.isArray(v.parties_json) ? v.parties_json : []).forEach(function (p, i) {
+      if (i > 1) return;
+      f["party" + (i + 1)].value = p.name || "";
+      f["party" + (i + 1) + "_phone"].value = p.phone || "";
+    });
+    state.photos = (item.photos || []).slice();
+    renderThumbs();
+    state.position = { lat: Number(v.lat), lon: Number(v.lon), accuracy: null };
+    state.positionSource = "edit";
+    f.lon.value = v.lon;
+    f.lat.value = v.lat;
+    $("report-error").textContent = t.refused_notice + " " + (item.reason || "");
+    $("report-error").hidden = false;
+    location.hash = "#report";
+  }
+  function caseLink(number) {
+    return '<a href="#case/' + encodeURIComponent(number) + '">' + esc(number) + "</a>";
+  }
+  // What the worker is told once the send was tried: the case number, queued, or why not.
+  function showOutcome(item, outcome) {
+    if (outcome.status === "sent") {
+      notice(item.kind === "report" ? esc(t.reported_number) + " " + caseLink(outcome.number) : esc(t.step_sent));
+    } else if (outcome.status === "pending") {
+      notice(esc(t.queued_notice));
+    } else if (item.kind === "report") {
+      editReport(item);
+      return;
+    } else {
+      notice(esc(t.refused) + ": " + esc(outcome.reason));
+    }
+    if (location.hash !== "#home") location.hash = "#home";
+  }
 
   $("report-form").addEventListener("submit", function (e) {
     e.preventDefault();
@@ -328,28 +496,33 @@
     }).filter(function (p) { return p.name; });
     var recent = [f.category.value].concat(recentCategories().filter(function (c) { return c !== f.category.value; })).slice(0, 5);
     localStorage.setItem("gridcase.recent", JSON.stringify(recent));
-    enqueue({
+    var hazardOffered = !$("major-hazard").parentNode.hidden;
+    var item = {
+      id: state.editing || undefined,
       kind: "report", url: "/api/v1/cases/", summary: f.description.value.slice(0, 40),
       fields: {
         category: f.category.value, description: f.description.value, lon: f.lon.value, lat: f.lat.value,
-        major_hazard: f.major_hazard.checked ? "true" : "", source: "grid_worker",
+        major_hazard: hazardOffered && f.major_hazard.checked ? "true" : "", source: "grid_worker",
         parties_json: parties.length ? parties : "",
       },
       photos: state.photos.slice(),
-    });
-    f.reset();
-    state.photos = [];
-    state.position = null;
-    $("thumbs").innerHTML = "";
-    fillCategories();
-    location.hash = "#home";
+    };
+    var submit = f.querySelector("button[type=submit]");
+    submit.disabled = true;
+    notice("");
+    // The form is cleared only once the report is accepted or safely queued.
+    enqueue(item).then(function (outcome) {
+      submit.disabled = false;
+      if (outcome.status !== "refused") resetReport();
+      showOutcome(item, outcome);
+    }, function () { submit.disabled = false; });
   });
 
   // ---- tasks ------------------------------------------------------------------
   var STEP = { onsite: "handle", department: "handle", verify: "verify", return_visit: "return_visit" };
   function taskItem(c) {
     return '<li><a href="#task/' + encodeURIComponent(c.number) + '"><b>' + esc(c.number) + "</b> " +
-      '<span class="tag ' + c.deadline + '">' + esc(t.deadline) + " " + (c.step_due ? new Date(c.step_due).toLocaleString() : "") +
+      '<span class="tag ' + esc(c.deadline) + '">' + esc(c.state_label) + " · " + esc(t.deadline) + " " + esc(when(c.step_due)) +
       "</span><br>" + esc(c.description.slice(0, 60)) + "</a></li>";
   }
   function loadTasks() {
@@ -376,6 +549,11 @@
     var action = STEP[c.state];
     $("task-title").textContent = t[action] + " · " + c.number;
     $("task-info").textContent = c.description;
+    // What was reported and what the handler claims: the case's photos and progress.
+    $("task-case").innerHTML = '<p class="muted">' + esc(t.loading) + "</p>";
+    getJSON("/api/v1/cases/" + encodeURIComponent(number) + "/").then(function (detail) {
+      if (location.hash === "#task/" + encodeURIComponent(number)) $("task-case").innerHTML = caseBody(detail, false);
+    }).catch(function () { $("task-case").innerHTML = '<p class="muted">' + esc(t.offline_case) + "</p>"; });
     var form = $("task-form"), html = "";
     if (action === "handle") {
       html = '<label>' + esc(t.result) + '<textarea name="result" rows="3" required></textarea></label>';
@@ -397,41 +575,108 @@
       ["result", "note", "words", "satisfaction"].forEach(function (k) { if (form[k]) fields[k] = form[k].value; });
       if (form.passed) fields.passed = form.passed.value;
       var files = form.photos ? Array.prototype.slice.call(form.photos.files) : [];
+      var item = {
+        kind: "step", number: c.number, summary: t[action],
+        url: "/api/v1/cases/" + encodeURIComponent(c.number) + "/" + action.replace("_", "-") + "/",
+        fields: fields,
+      };
       Promise.all(files.map(resize)).then(function (blobs) {
-        return enqueue({
-          kind: "step", number: c.number, summary: t[action],
-          url: "/api/v1/cases/" + encodeURIComponent(c.number) + "/" + action.replace("_", "-") + "/",
-          fields: fields, photos: blobs.filter(Boolean),
-        });
-      }).then(function () {
+        item.photos = blobs.filter(Boolean);
         state.tasks = state.tasks.filter(function (x) { return x.number !== c.number; });
         location.hash = "#home";
-      });
+        return enqueue(item);
+      }).then(function (outcome) { showOutcome(item, outcome); });
     };
   }
 
   function loadMine() {
     getJSON("/api/v1/cases/?mine=true&limit=50").then(function (data) {
       $("mine").innerHTML = data.results.map(function (c) {
-        return "<li><b>" + esc(c.number) + '</b> <span class="tag ' + c.deadline + '">' + esc(c.state) + "</span><br>" +
-          esc(c.description.slice(0, 60)) + "</li>";
+        return '<li><a href="#case/' + encodeURIComponent(c.number) + '"><b>' + esc(c.number) + "</b> " +
+          '<span class="tag ' + esc(c.deadline) + '">' + esc(c.state_label) + "</span> " +
+          '<span class="muted">' + esc(when(c.reported_at)) + "</span><br>" +
+          esc(c.description.slice(0, 60)) + "</a></li>";
       }).join("");
     }).catch(function () { /* offline: the list waits for signal */ });
   }
+
+  // ---- a case's progress: its facts, photos (before / after, who and when) and timeline ----
+  // The task view shows the description above its form already (withDescription false).
+  function caseBody(c, withDescription) {
+    var facts = [
+      [t.state, c.state_label], [t.category, c.category_name], [t.urgency, c.urgency_label],
+      [t.reported_at, when(c.reported_at)],
+    ];
+    if (c.step_due && c.closed_at === null) facts.push([t.deadline, c.deadline_label + " · " + when(c.step_due)]);
+    if (c.major_hazard) facts.push([t.major_hazard, "✓"]);
+    var html = '<dl class="facts">' + facts.map(function (f) {
+      return "<dt>" + esc(f[0]) + "</dt><dd>" + esc(f[1]) + "</dd>";
+    }).join("") + "</dl>" + (withDescription === false ? "" : "<p>" + esc(c.description) + "</p>");
+    html += "<h3>" + esc(t.case_photos) + "</h3>";
+    html += c.photos.length ? '<div class="photos">' + c.photos.map(function (p) {
+      return '<figure data-stage="' + esc(p.stage) + '"><a href="' + esc(p.url) + '" target="_blank" rel="noopener">' +
+        '<img src="' + esc(p.url) + '" alt="' + esc(p.stage_label) + '" loading="lazy"></a><figcaption><b>' +
+        esc(p.stage_label) + "</b> · " + esc(p.step_label || "") + "<br>" + esc(p.by || "") + " · " + esc(when(p.at)) +
+        "</figcaption></figure>";
+    }).join("") + "</div>" : '<p class="muted">' + esc(t.no_photos) + "</p>";
+    html += "<h3>" + esc(t.progress) + '</h3><ol class="timeline">' + c.timeline.map(function (e) {
+      return "<li>" + esc(when(e.at)) + " · " + esc(e.action_label) + (e.actor_name ? " · " + esc(e.actor_name) : "") +
+        (e.note ? '<br><span class="muted">' + esc(e.note) + "</span>" : "") + "</li>";
+    }).join("") + "</ol>";
+    return html;
+  }
+  function showCase(number) {
+    $("case-title").textContent = number;
+    $("case-body").innerHTML = '<p class="muted">' + esc(t.loading) + "</p>";
+    getJSON("/api/v1/cases/" + encodeURIComponent(number) + "/").then(function (c) {
+      if (location.hash === "#case/" + encodeURIComponent(number)) $("case-body").innerHTML = caseBody(c);
+    }).catch(function () { $("case-body").innerHTML = '<p class="muted">' + esc(t.offline_case) + "</p>"; });
+  }
+
+  // ---- notifications: the bell's count comes live over /ws/me/ (bell.js) ----
+  function loadNotifications() {
+    return getJSON("/api/v1/notifications/").then(function (rows) {
+      state.notifications = rows;
+      $("notifications").innerHTML = rows.length ? rows.map(function (n) {
+        return '<li data-id="' + n.id + '" class="' + (n.read ? "read" : "unread") + '"><a href="#case/' +
+          encodeURIComponent(n.case) + '" data-read="' + n.id + '"><b>' + esc(n.case) + '</b> <span class="muted">' +
+          esc(when(n.created)) + "</span><br>" + esc(n.text) + "</a></li>";
+      }).join("") : '<li class="muted">' + esc(t.no_notifications) + "</li>";
+    }).catch(function () { /* offline: the list waits for signal */ });
+  }
+  function markRead(ids) {
+    return fetch("/api/v1/notifications/read/", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(ids ? { ids: ids } : {}),
+    }).catch(function () {});
+  }
+  $("notifications").addEventListener("click", function (e) {
+    var link = e.target.closest("[data-read]");
+    if (link) markRead([Number(link.getAttribute("data-read"))]);
+  });
+  $("read-all").addEventListener("click", function () { markRead(null).then(loadNotifications); });
+  document.addEventListener("gridcase:unread", function () {
+    if (location.hash === "#bell") loadNotifications();
+  });
 
   // ---- views --------------------------------------------------------------------
   function route() {
     var hash = location.hash || "#home";
     var name = hash.slice(1).split("/")[0];
-    ["home", "report", "task", "mine", "outbox"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    ["home", "report", "task", "case", "mine", "outbox", "bell"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    if (name !== "home") { notice(""); leaveHomeMap(); }
     if (name === "home") { showHomeMap(); loadTasks(); }
     if (name === "report") showReportMap();
     if (name === "task") showTask(decodeURIComponent(hash.split("/")[1] || ""));
+    if (name === "case") showCase(decodeURIComponent(hash.split("/")[1] || ""));
     if (name === "mine") loadMine();
     if (name === "outbox") renderOutbox();
+    if (name === "bell") loadNotifications();
   }
   window.addEventListener("hashchange", route);
   fillCategories();
+  refreshCategories();
   setNet();
   renderOutbox();
   route();
