@@ -10,6 +10,9 @@ urlpatterns = [
     path("new/", views.report, name="report"),
     path("ownership/", views.ownership, name="ownership"),
     path("notifications/", views.notifications, name="notifications"),
+    path("search/", views.search, name="search"),
+    path("search/export/", views.search_export, name="search-export"),
+    path("exports/", views.my_exports, name="exports"),
     path("<str:number>/", views.case_detail, name="detail"),
     path("<str:number>/<str:action>/", views.case_action, name="action"),
 ]
