@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -171,6 +173,25 @@ class SearchForm(forms.Form):
     def chosen(self) -> dict[str, str]:
         """The filters that were set, as text: recorded with an export."""
         return {k: str(v) for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+
+class CappedPaginator(Paginator):
+    """Pages of a case list that counts at most COUNT_CAP cases.
+
+    Counting every match means reading every matching row (a text search reads
+    each of a street's descriptions); the first page needs only fifty. Past
+    the cap the page says "more than …" and how to see the rest (narrow the
+    filters, sort the other way, or export them all).
+    """
+
+    COUNT_CAP = 1000
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: self.COUNT_CAP + 1].count()
+        self.capped = counted > self.COUNT_CAP
+        return min(counted, self.COUNT_CAP)
 
 
 def _day_start(day) -> datetime | None:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from cases import forms, loop, queues, services
 from cases.models import Case, Category, ClosureReason, State
-from cases.search import SearchForm
+from cases.search import CappedPaginator, SearchForm
 from grid.territory import Territory
 
 
@@ -144,7 +144,7 @@ def search(request: HttpRequest) -> HttpResponse:
         rows = cases.select_related("category__parent", "community", "cell", "department")
         # The list shows names: never parse the units' polygons or the point.
         rows = rows.defer("location", "community__boundary", "cell__boundary")
-        page = Paginator(rows, SEARCH_PAGE).get_page(request.GET.get("page"))
+        page = CappedPaginator(rows, SEARCH_PAGE).get_page(request.GET.get("page"))
     ctx = {"form": form, "page": page, "formats": EXPORT_FORMATS}
     return render(request, "cases/search.html", ctx, status=400 if cases is None else 200)
 

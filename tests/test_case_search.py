@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import Case, Export, State
+from cases.search import CappedPaginator
 from tests.base import POINT_A1_001, POINT_B1, logged_in, report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -190,6 +191,21 @@ def test_pages_carry_counts_and_the_filters(cast, territory):
     assert not set(listed(first)) & set(listed(second))
 
 
+def test_past_the_count_cap_it_says_more_than_and_how_to_see_the_rest(
+    cast, territory, monkeypatch
+):
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 5)
+    numbers = [report(cast.dispatcher, description=f"杂物{i}").number for i in range(8)]
+    session = logged_in(cast.leader)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    page = session.get("/cases/search/", {"sort": "number"}, **english)
+    count = page.content.decode().split('id="search-count"', 1)[1].split("</p>", 1)[0]
+    assert "More than 5 cases" in count and "export them all" in count
+    assert listed(page) == numbers[:5]
+    exact = session.get("/cases/search/", {"q": "杂物1"}, **english).content.decode()
+    assert ">1 case ·" in exact
+
+
 def test_an_outsider_sees_none_of_street_as_cases(cast, sample):
     assert listed(search(cast.outsider)) == [sample.b_leak.number]
     assert listed(search(cast.outsider, q="漏水")) == [sample.b_leak.number]
@@ -249,10 +265,12 @@ def test_the_page_takes_the_same_few_queries_for_3_or_40_cases(
 ):
     session = logged_in(cast.leader)
     session.get("/cases/search/")  # the territory and reference data are cached from here
-    assert len(_page_queries(session, django_assert_max_num_queries, 9)) == 2
+    # The session, its user, the communities and departments offered, the count,
+    # the bell and the page's rows.
+    assert len(_page_queries(session, django_assert_max_num_queries, 7)) == 2
     for i in range(38):
         report(cast.dispatcher, code="0404", point=POINT_A1_001, description=f"绿化{i}")
-    assert len(_page_queries(session, django_assert_max_num_queries, 9)) == 40
+    assert len(_page_queries(session, django_assert_max_num_queries, 7)) == 40
 
 
 # ---- the API's list applies the same filters ------------------------------------

@@ -1,16 +1,19 @@
-"""Trigram indexes for the case search's substring match, on PostgreSQL only.
+"""Indexes for the case search: a street's cases by date, and trigrams for text.
 
-Chinese text has no spaces between words, so PostgreSQL's full-text search
-finds nothing inside "楼道漏水"; a substring match does, and pg_trgm's GIN
-indexes serve it (for three characters or more). The search filters with
-Django's `icontains`, which PostgreSQL receives as UPPER(column::text) LIKE
-UPPER('%…%'): the indexes are on exactly that expression. Built CONCURRENTLY
-so that reports keep arriving while a city's table is indexed. SpatiaLite
-has no pg_trgm: there the search is a LIKE over the rows the other filters
-leave (the territory, at least), and this migration does nothing.
+The (street, reported_at) index serves a street's newest-first page and its
+date filter on both databases. The trigram indexes serve the substring match,
+on PostgreSQL only: Chinese text has no spaces between words, so PostgreSQL's
+full-text search finds nothing inside "楼道漏水"; a substring match does, and
+pg_trgm's GIN indexes serve it (for three characters or more). The search
+filters with Django's `icontains`, which PostgreSQL receives as
+UPPER(column::text) LIKE UPPER('%…%'): the indexes are on exactly that
+expression, built CONCURRENTLY so that reports keep arriving while a city's
+table is indexed (docs/benchmarks.md). SpatiaLite has no pg_trgm: there the
+search is a LIKE over the rows the other filters leave (the territory, at
+least), and this part does nothing.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 INDEXES = {
     "cases_case_number_trgm": "UPPER((number)::text)",
@@ -43,4 +46,10 @@ class Migration(migrations.Migration):
 
     dependencies = [("cases", "0005_calendarday_edited")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [
+        migrations.AddIndex(
+            model_name="case",
+            index=models.Index(fields=["street", "reported_at"], name="cases_case_street_reported"),
+        ),
+        migrations.RunPython(create, drop),
+    ]
