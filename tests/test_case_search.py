@@ -191,9 +191,7 @@ def test_pages_carry_counts_and_the_filters(cast, territory):
     assert not set(listed(first)) & set(listed(second))
 
 
-def test_past_the_count_cap_it_says_more_than_and_how_to_see_the_rest(
-    cast, territory, monkeypatch
-):
+def test_past_the_count_cap_it_says_more_than_and_how_to_see_the_rest(cast, territory, monkeypatch):
     monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 5)
     numbers = [report(cast.dispatcher, description=f"杂物{i}").number for i in range(8)]
     session = logged_in(cast.leader)
