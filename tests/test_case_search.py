@@ -340,3 +340,15 @@ def test_export_these_with_bad_filters_or_format_starts_nothing(cast, sample):
     assert bad_filter.status_code == bad_format.status_code == 400
     assert not Export.objects.exists()
     assert session.get("/cases/search/export/").status_code == 405
+
+
+def test_my_exports_shows_progress_and_a_failures_reason_without_a_download(cast):
+    Export.objects.create(user=cast.leader, format="xlsx", status="running", total=10, done=3)
+    Export.objects.create(user=cast.leader, format="csv", status="failed", error="磁盘已满")
+    Export.objects.create(user=cast.outsider, format="csv", status="failed", error="别人的导出")
+    html = logged_in(cast.leader).get("/cases/exports/").content.decode()
+    rows = html.split('id="exports"', 1)[1]
+    assert "3 / 10" in rows and "磁盘已满" in rows
+    assert "别人的导出" not in rows
+    assert "/download/" not in rows
+    assert 'http-equiv="refresh"' in html  # it refreshes itself while one is running
