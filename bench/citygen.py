@@ -153,6 +153,24 @@ OPEN_MIX = [
 ]
 
 
+# What residents report, and where: the case search looks for substrings of these.
+PROBLEMS = [
+    "楼道堆放大量杂物，影响消防通道",
+    "小区地下车库漏水严重",
+    "路灯损坏，夜间无照明",
+    "邻里噪音纠纷，多次协商未果",
+    "共享单车乱停放堵塞人行道",
+    "垃圾清运不及时，气味难闻",
+    "井盖缺失，存在安全隐患",
+    "楼上住户卫生间漏水至楼下",
+    "占道经营，油烟扰民",
+    "违章搭建阳台雨棚",
+    "电动车楼道充电，存在火灾隐患",
+    "绿化带树木倒伏",
+]
+ROADS = ["和平大道", "友谊大道", "中山路", "徐东大街", "武珞路", "新河街", "铁机路", "临江大道"]
+
+
 def weighted(rng: random.Random, mix):
     values, weights = zip(*mix, strict=True)
     return rng.choices(values, weights)[0]
@@ -224,8 +242,8 @@ def cases(cell_index, n_open: int, n_closed: int, rng: random.Random) -> None:
                 rng.choice(categories),
                 rng.choice(["general"] * 8 + ["emergency", "complex"]),
                 False,
-                "基准案件",
-                "",
+                f"{rng.choice(PROBLEMS)}（{rng.randrange(1, 40)}栋{rng.randrange(1, 7)}单元）",
+                f"{rng.choice(ROADS)}{rng.randrange(1, 900)}号",
                 f"SRID=4326;POINT({x} {y})",
                 s_id,
                 c_id,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django import forms as django_forms
 from django.contrib.gis.geos import Point
-from django.db.models import Q
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,11 +26,9 @@ from cases import api_schema as doc
 from cases import forms, loop, reference, services
 from cases.metrics import GROUP_CHOICES
 from cases.models import (
-    OPEN_STATES,
     Attachment,
     Case,
     Category,
-    DeadlineState,
     Source,
     State,
     Urgency,
@@ -216,37 +213,48 @@ def photo_item(case: Case, attachment: Attachment, request: Request) -> dict:
 
 class ListFilters(serializers.Serializer):
     state = serializers.ChoiceField(State.choices, required=False)
-    category = serializers.CharField(max_length=8, required=False)
+    category = serializers.CharField(
+        max_length=8, required=False, help_text="a group's or a kind's code"
+    )
+    urgency = serializers.ChoiceField(Urgency.choices, required=False)
     community = serializers.CharField(max_length=12, required=False)
     cell = serializers.CharField(max_length=15, required=False)
+    department = serializers.IntegerField(required=False, min_value=1)
+    source = serializers.ChoiceField(Source.choices, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    overdue = serializers.BooleanField(required=False)
+    overdue = serializers.BooleanField(required=False, help_text="open and past the deadline")
+    due_soon = serializers.BooleanField(required=False, help_text="open and near the deadline")
+    # allow_null: a yes/no filter left out of a query string is no filter, not "no".
+    supervised = serializers.BooleanField(required=False, allow_null=True, help_text="urged (督办)")
+    reopened = serializers.BooleanField(required=False, allow_null=True)
+    q = serializers.CharField(
+        max_length=100, required=False, help_text="text in the number, description or address"
+    )
     mine = serializers.BooleanField(required=False, help_text="only cases I reported")
     cursor = serializers.IntegerField(required=False, min_value=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=100)
 
 
-def _filtered(user, f: dict):
-    """The user's cases narrowed by validated ListFilters."""
-    qs = services.visible_cases(user).select_related("category", "street", "community", "cell")
-    if "state" in f:
-        qs = qs.filter(state=f["state"])
-    if "category" in f:
-        qs = qs.filter(Q(category__code=f["category"]) | Q(category__parent__code=f["category"]))
-    if "community" in f:
-        qs = qs.filter(community__code=f["community"])
-    if "cell" in f:
-        qs = qs.filter(cell__code=f["cell"])
-    if "since" in f:
-        qs = qs.filter(reported_at__gte=f["since"])
-    if "until" in f:
-        qs = qs.filter(reported_at__lt=f["until"])
-    if f.get("mine"):
-        qs = qs.filter(reporter=user)
-    if f.get("overdue"):
-        qs = qs.filter(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)
-    return qs
+def _filtered(request: Request, f: dict):
+    """The caller's cases narrowed by validated ListFilters (services.filtered_cases)."""
+    deadline = "overdue" if f.get("overdue") else "due_soon" if f.get("due_soon") else None
+    filters = services.CaseFilters(
+        **{k: f[k] for k in FILTER_FIELDS if k in f},
+        deadline=deadline,
+        mine=f.get("mine", False),
+        text=f.get("q", ""),
+    )
+    return services.filtered_cases(
+        request.user, filters, territory=territory_of(request)
+    ).select_related("category", "street", "community", "cell")
+
+
+# ListFilters' fields that pass to CaseFilters unchanged.
+FILTER_FIELDS = (
+    "state", "category", "urgency", "community", "cell", "department", "source", "since",
+    "until", "supervised", "reopened",
+)  # fmt: skip
 
 
 def _case_list(request: Request) -> Response:
@@ -254,7 +262,7 @@ def _case_list(request: Request) -> Response:
     params = ListFilters(data=request.query_params)
     params.is_valid(raise_exception=True)
     f = params.validated_data
-    qs = _filtered(request.user, f)
+    qs = _filtered(request, f)
     if "cursor" in f:
         qs = qs.filter(pk__lt=f["cursor"])
     page = list(qs.order_by("-pk")[: f["limit"] + 1])
@@ -593,9 +601,12 @@ def exports(request: Request) -> Response:
     fmt = f.pop("format")
     f.pop("limit", None)
     f.pop("cursor", None)
-    cases = _filtered(request.user, f)
+    cases = _filtered(request, f)
     export = export_start(
-        user=request.user, fmt=fmt, cases=cases, filters={k: str(v) for k, v in f.items()}
+        user=request.user,
+        fmt=fmt,
+        cases=cases,
+        filters={k: str(v) for k, v in f.items() if v is not None},
     )
     body = _export_body(request, export)
     body["status_url"] = request.build_absolute_uri(f"/api/v1/exports/{export.pk}/")

@@ -250,6 +250,9 @@ class Case(models.Model):
             models.Index(fields=["community", "state"]),
             models.Index(fields=["cell", "state"]),
             models.Index(fields=["category", "reported_at"]),
+            # A street's newest cases first, and its cases reported between two dates
+            # (the case search's default page and date filter).
+            models.Index(fields=["street", "reported_at"], name="cases_case_street_reported"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +23,9 @@ from django.views.decorators.http import require_POST
 
 from cases import forms, loop, queues, services
 from cases.models import Case, Category, ClosureReason, State
+from cases.search import CappedPaginator, SearchForm
 from cases.services import residents
+from grid.territory import Territory
 
 
 def _case_or_404(request: HttpRequest, number: str) -> Case:
@@ -110,7 +113,6 @@ def ownership(request: HttpRequest) -> HttpResponse:
     """For administrators: open cases in their territory that nobody can take now, and why."""
     from cases.services.ownership import stranded
     from grid.models import Role
-    from grid.territory import Territory
 
     if not Territory.for_user(request.user).has_role(Role.ADMINISTRATOR):
         raise PermissionDenied
@@ -131,6 +133,68 @@ def notifications(request: HttpRequest) -> HttpResponse:
         return redirect("cases:notifications")
     page = Paginator(notes.mine(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "cases/notifications.html", {"page": page})
+
+
+SEARCH_PAGE = 50
+
+
+def _searched(request: HttpRequest) -> tuple[SearchForm, QuerySet[Case] | None]:
+    """The search form over the user's territory, and its cases (None if the input is bad)."""
+    territory = Territory.for_user(request.user)
+    form = SearchForm(request.GET, territory=territory)
+    if not form.is_valid():
+        return form, None
+    cases = services.filtered_cases(request.user, form.filters(), territory=territory)
+    return form, form.sorted(cases)
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """Cases of the user's territory, filtered, sorted and counted, a page at a time."""
+    form, cases = _searched(request)
+    page = None
+    if cases is not None:
+        rows = cases.select_related("category__parent", "community", "cell", "department")
+        # The list shows names: never parse the units' polygons or the point.
+        rows = rows.defer("location", "community__boundary", "cell__boundary")
+        page = CappedPaginator(rows, SEARCH_PAGE).get_page(request.GET.get("page"))
+    ctx = {"form": form, "page": page, "formats": EXPORT_FORMATS}
+    return render(request, "cases/search.html", ctx, status=400 if cases is None else 200)
+
+
+EXPORT_FORMATS = [("xlsx", "Excel"), ("csv", "CSV")]
+
+
+@login_required
+@require_POST
+def search_export(request: HttpRequest) -> HttpResponse:
+    """Export these: the background export of exactly the cases the search lists."""
+    from cases.exports import export_start
+
+    form, cases = _searched(request)
+    fmt = request.POST.get("format")
+    if cases is None or fmt not in dict(EXPORT_FORMATS):
+        messages.error(request, _("Nothing was exported: check the filters and the format."))
+        return render(
+            request,
+            "cases/search.html",
+            {"form": form, "page": None, "formats": EXPORT_FORMATS},
+            status=400,
+        )
+    export_start(user=request.user, fmt=fmt, cases=cases, filters=form.chosen())
+    messages.success(request, _("The export has started; it is listed below."))
+    return redirect("cases:exports")
+
+
+@login_required
+def my_exports(request: HttpRequest) -> HttpResponse:
+    """The person's own exports, newest first, with their progress and a download link."""
+    from cases.models import Export
+
+    rows = Export.objects.filter(user=request.user).order_by("-created", "-pk")
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    busy = any(e.status in (Export.Status.QUEUED, Export.Status.RUNNING) for e in page)
+    return render(request, "cases/exports.html", {"page": page, "busy": busy})
 
 
 @login_required

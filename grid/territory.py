@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from core.sharedstate import ACCESS, GenerationCache
-from grid.models import CellAssignment, Community, GridCell, Post, Role, Street
+from grid.models import CellAssignment, Community, Department, GridCell, Post, Role, Street
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,15 @@ class Territory:
             | Q(community_id__in=self.community_ids)
             | Q(pk__in=self.cell_ids)
         )
+
+    def departments(self):
+        """Departments serving a street of the territory (or its district), and the user's own."""
+        if self.everything:
+            return Department.objects.all()
+        streets = self.streets().values("pk")
+        return Department.objects.filter(
+            Q(street__in=streets) | Q(district__streets__in=streets) | Q(pk__in=self.department_ids)
+        ).distinct()
 
     def has_role(self, role: str) -> bool:
         return self.everything or role in self.roles

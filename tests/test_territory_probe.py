@@ -152,6 +152,7 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     whole = "114.0,30.0,115.0,31.0"
     gets = [
         "/", "/cases/tasks/", "/cases/triage/", "/cases/ownership/", "/cases/notifications/",
+        "/cases/search/",
         "/api/v1/notifications/", "/cases/notifications/settings/",
         f"/cases/notifications/{p.digest}/",
         f"/cases/{n}/", f"/cases/{p.neighbour}/",
@@ -168,6 +169,15 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         *dashboard_paths(p),
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
+    # The case search, by B's text and part of B's number (the whole number is the
+    # user's own input, echoed in the search box), and a filter by B's community.
+    result += [
+        ("get", "/cases/search/", {"q": DESCRIPTION[:8]}),
+        ("get", "/cases/search/", {"q": n[:-1]}),
+        ("get", "/cases/search/", {"community": n.split("-")[0] + "001"}),
+        ("get", "/cases/exports/", {}),
+        ("post", "/cases/search/export/?q=" + DESCRIPTION[:8], {"format": "csv"}),
+    ]
     result.append(("get", "/api/v1/metrics/", span))
     result += [("get", "/api/v1/metrics/", span | {"group": g}) for g in ("cell", "community")]
     result += [("post", f"/cases/{n}/{action}/", {"route": "onsite"}) for action in HTML_ACTIONS]
@@ -285,6 +295,7 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
     paths = {path for _, path, _, shown in found if shown}
     n = probe.case.number
     assert {f"/cases/{n}/", f"/api/v1/cases/{n}/", f"/map/cases/{n}.json", probe.photo_url} <= paths
+    assert "/cases/search/" in paths
     assert f"/open311/v2/requests/{n}.json" in paths
 
 
@@ -337,10 +348,31 @@ def test_no_export_carries_street_bs_case(settings, tmp_path):
             text = content.decode("utf-8", "replace") if fmt == "csv" else _xlsx_text(content)
             assert b_case.number not in text and DESCRIPTION not in text, (user, fmt)
     assert a_case.number in _xlsx_text(exported(api(cast.leader), "xlsx"))
+    # "Export these" on the search page, searching for B's text.
+    for user in (cast.leader, cast.coordinator, cast.dispatcher, cast.worker, cast.handler):
+        text = _exported_from_search(user, DESCRIPTION[:8]).decode("utf-8", "replace")
+        assert b_case.number not in text and DESCRIPTION not in text, user
+    assert b_case.number in _exported_from_search(cast.outsider, DESCRIPTION[:8]).decode()
     # Nor can anyone outside read another person's export.
     started = api(cast.outsider).post("/api/v1/exports/", {"format": "csv"}, format="json").json()
     assert api(cast.leader).get(started["status_url"]).status_code == 404
     assert api(cast.leader).get(started["status_url"] + "download/").status_code == 404
+
+
+def _exported_from_search(user, text: str) -> bytes:
+    """The CSV file that "Export these" on the search page makes for `user`."""
+    from cases.models import Export
+    from tests.base import wait_done
+
+    session = Client()
+    session.force_login(user)
+    before = set(Export.objects.filter(user=user).values_list("pk", flat=True))
+    started = session.post(f"/cases/search/export/?q={text}", {"format": "csv"})
+    assert started.status_code == 302, started.status_code
+    export = Export.objects.filter(user=user).exclude(pk__in=before).get()
+    assert wait_done(session, f"/api/v1/exports/{export.pk}/")["status"] == "done"
+    answer = session.get(f"/api/v1/exports/{export.pk}/download/")
+    return b"".join(answer.streaming_content)
 
 
 def _xlsx_text(content: bytes) -> str:

@@ -9,7 +9,8 @@ only after commit.
 
 - errors: what a refusal raises;
 - permissions: who may act on a case, who sees the parties' phones;
-- selectors: the cases a user may see, a case's open task, duplicates;
+- selectors: the cases a user may see (and the one filter of case lists), a case's
+  open task, duplicates;
 - timeline: numbered timeline entries (the map's events);
 - deadlines: time limits, clocks and the sweeper's 督办;
 - photos: checked uploads;
@@ -25,7 +26,14 @@ from cases.services.errors import NotFound, ServiceError
 from cases.services.permissions import can_act, shows_party_phones, staffing, supervises
 from cases.services.report import ReportResult, case_report
 from cases.services.residents import case_resident_rate, reporter_phone_for
-from cases.services.selectors import find_duplicates, get_case_for, open_task, visible_cases
+from cases.services.selectors import (
+    CaseFilters,
+    filtered_cases,
+    find_duplicates,
+    get_case_for,
+    open_task,
+    visible_cases,
+)
 from cases.services.steps import (
     case_dispatch,
     case_handle,
@@ -47,6 +55,7 @@ from cases.services.supervision import (
 from cases.services.timeline import entry_for, record, record_many
 
 __all__ = [
+    "CaseFilters",
     "NotFound",
     "ReportResult",
     "ServiceError",
@@ -67,6 +76,7 @@ __all__ = [
     "case_verify",
     "deadline_sweep",
     "entry_for",
+    "filtered_cases",
     "find_duplicates",
     "get_case_for",
     "open_task",

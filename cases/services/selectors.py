@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
 from django.contrib.gis.db.models.functions import Distance
 from django.db.models import Q, QuerySet
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from cases.models import OPEN_STATES, Case
+from cases.models import OPEN_STATES, Case, DeadlineState
 from cases.services.errors import NotFound
 from grid.querysets import within_metres
 from grid.territory import Territory
@@ -30,6 +31,80 @@ def visible_cases(user: AnyUser, territory: Territory | None = None) -> QuerySet
     if territory.department_ids:
         q |= Q(department_id__in=territory.department_ids)
     return Case.objects.filter(q)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseFilters:
+    """What a case list may be narrowed by: the API's list, the search page and exports.
+
+    Units are given as the public codes the API speaks (community, cell) or the
+    department's id; a code outside the user's territory simply matches nothing,
+    because the list starts from visible_cases. `category` is a group's or a
+    kind's code; `deadline` is "overdue" (open and red) or "due_soon" (open and
+    yellow); `text` is a substring of the number, description or address.
+    """
+
+    state: str | None = None
+    category: str | None = None
+    urgency: str | None = None
+    community: str | None = None
+    cell: str | None = None
+    department: int | None = None
+    deadline: Literal["overdue", "due_soon"] | None = None
+    supervised: bool | None = None
+    reopened: bool | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    mine: bool = False
+    text: str = ""
+
+
+DEADLINE_COLOURS = {"overdue": DeadlineState.RED, "due_soon": DeadlineState.YELLOW}
+
+
+def filtered_cases(
+    user: AnyUser, filters: CaseFilters, *, territory: Territory | None = None
+) -> QuerySet[Case]:
+    """The cases `user` may see, narrowed by `filters`: the one implementation of a case
+    list's filters, so the API, the search page and an export of it list the same rows."""
+    f = filters
+    qs = visible_cases(user, territory)
+    exact = {
+        "state": f.state,
+        "urgency": f.urgency,
+        "community__code": f.community,
+        "cell__code": f.cell,
+        "department_id": f.department,
+        "source": f.source,
+        "supervised": f.supervised,
+        "reported_at__gte": f.since,
+        "reported_at__lt": f.until,
+    }
+    qs = qs.filter(**{k: v for k, v in exact.items() if v is not None})
+    if f.category:
+        qs = qs.filter(Q(category__code=f.category) | Q(category__parent__code=f.category))
+    if f.deadline:
+        qs = qs.filter(state__in=OPEN_STATES, deadline_state=DEADLINE_COLOURS[f.deadline])
+    if f.reopened is not None:
+        # Every reopen counts here, after a failed verification or a return visit.
+        qs = qs.filter(reopen_count__gt=0) if f.reopened else qs.filter(reopen_count=0)
+    if f.mine:
+        qs = qs.filter(reporter=user)
+    if text := f.text.strip():
+        qs = qs.filter(text_matches(text))
+    return qs
+
+
+def text_matches(text: str) -> Q:
+    """A substring of the number, the description or the address, any case.
+
+    Chinese has no spaces between words, so this is a substring match, not a
+    word search. On PostgreSQL `icontains` is UPPER(column) LIKE UPPER('%…%'),
+    which the trigram indexes of migration 0006 serve for three characters or
+    more; on SpatiaLite it is a LIKE over the rows the other filters left.
+    """
+    return Q(number__icontains=text) | Q(description__icontains=text) | Q(address__icontains=text)
 
 
 def get_case_for(
