@@ -19,6 +19,7 @@ from cases.models import (
     PhoneDisclosure,
     TimelineEntry,
 )
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Category)
@@ -81,7 +82,7 @@ class AttachmentInline(ReadOnlyInline):
 
 
 @admin.register(Case)
-class CaseAdmin(LeafletGeoAdmin):
+class CaseAdmin(ReadOnlyAdmin, LeafletGeoAdmin):
     list_display = [
         "number",
         "category",
@@ -98,15 +99,6 @@ class CaseAdmin(LeafletGeoAdmin):
     date_hierarchy = "reported_at"
     inlines = [TimelineInline, AttachmentInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
@@ -115,22 +107,13 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(PhoneDisclosure)
-class PhoneDisclosureAdmin(admin.ModelAdmin):
+class PhoneDisclosureAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """The PIPL log: who saw a resident's full phone number, when, on which case."""
 
     list_display = ["at", "user", "case", "via"]
     list_filter = ["via"]
     search_fields = ["case__number", "user__username"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(OutboxMessage)

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
+from core.admin import ReadOnlyAdmin
 from grid.models import (
     CellAssignment,
     Community,
@@ -114,20 +115,10 @@ class CellAssignmentAdmin(TenureAdmin):
 
 
 @admin.register(StaffingLog)
-class StaffingLogAdmin(admin.ModelAdmin):
+class StaffingLogAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["at", "person_name", "what", "ended", "actor", "via"]
     list_filter = ["via", "street"]
     search_fields = ["person_name", "what"]
-
-    # An audit trail is read, never edited.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 admin.site.site_header = _("GridCase administration")
