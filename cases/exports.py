@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import FloatField, Func, Max, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django_tasks import task
@@ -105,8 +105,8 @@ def columns() -> list[Column]:
         (gettext("Grid cell code"), ("cell__code",), lambda v: v["cell__code"] or ""),
         (gettext("Grid cell"), ("cell__name",), lambda v: v["cell__name"] or ""),
         (gettext("Department"), ("department__name",), lambda v: v["department__name"] or ""),
-        (gettext("Longitude"), ("location",), lambda v: round(v["location"].x, 6)),
-        (gettext("Latitude"), ("location",), lambda v: round(v["location"].y, 6)),
+        (gettext("Longitude"), ("lon",), lambda v: round(v["lon"], 6)),
+        (gettext("Latitude"), ("lat",), lambda v: round(v["lat"], 6)),
         (gettext("Address"), ("address",), lambda v: v["address"]),
         (gettext("Description"), ("description",), lambda v: v["description"]),
         (gettext("Reported (Beijing time)"), ("reported_at",), lambda v: _local(v["reported_at"])),
@@ -223,8 +223,13 @@ def cases_of(export: Export) -> QuerySet[Case]:
 def batches(export: Export, fields: list[str]) -> Iterator[list[dict]]:
     """Newest first, EXPORT_BATCH cases at a time by a keyset on the primary key: one
     batch in memory at once, each query as quick as the first."""
-    cases, size = cases_of(export), settings.EXPORT_BATCH
-    below = export.upto + 1
+    # Coordinates as numbers from the database: a geometry object per row costs
+    # a third of the batch's time.
+    cases = cases_of(export).annotate(
+        lon=Func("location", function="ST_X", output_field=FloatField()),
+        lat=Func("location", function="ST_Y", output_field=FloatField()),
+    )
+    size, below = settings.EXPORT_BATCH, export.upto + 1
     while True:
         rows = list(cases.filter(pk__lt=below).order_by("-pk").values("pk", *fields)[:size])
         if not rows:

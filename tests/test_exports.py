@@ -108,6 +108,8 @@ def test_it_writes_chinese_labels_names_beside_codes_and_beijing_time():
     assert (row["网格代码"], row["网格"]) == ("420106002001001", "和平社区第1网格")
     assert row["部门"] == "杨园城管中队"
     assert row["地址"] == "和平街1号"
+    location = (round(case.location.x, 6), round(case.location.y, 6))
+    assert (float(row["经度"]), float(row["纬度"])) == location
     assert row["上报时间（北京时间）"] == "2026-03-02 00:30"
     assert row["结案时间（北京时间）"] == "2026-03-05 10:00"
     assert row["时限"] == "超期"
