@@ -48,6 +48,8 @@ USER gridcase
 
 EXPOSE 8000
 # project/gunicorn.conf.py reads HOST, PORT and WEB_WORKERS; with TIMERS=inprocess
-# (the default) the worker also runs the deadline sweeper.
+# (the default) the worker also runs the deadline sweeper. Background jobs (exports)
+# need a second container from this image running
+# `python manage.py db_worker --no-reload` (compose's `worker` service).
 ENV HOST=0.0.0.0 PORT=8000
 CMD ["gunicorn", "-c", "project/gunicorn.conf.py", "project.asgi:application"]

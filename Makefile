@@ -18,9 +18,11 @@ NODE_PACKAGES := nodejs npm
 .PHONY: run test lint format system-deps test-system-deps postgis-deps node-deps npm venv lock migrate demo static messages clean
 
 # gunicorn with uvicorn workers, configured in project/gunicorn.conf.py (WEB_WORKERS,
-# default 1). With the default TIMERS=inprocess the worker runs the deadline sweeper.
+# default 1), and beside it `manage.py db_worker` for background jobs (exports);
+# scripts/serve stops both together. With the default TIMERS=inprocess the web
+# worker runs the deadline sweeper.
 run: venv npm postgis-deps migrate demo static
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c project/gunicorn.conf.py project.asgi:application
+	HOST=$(HOST) PORT=$(PORT) VENV=$(VENV) bash scripts/serve
 
 test: venv npm test-system-deps postgis-deps static
 	$(PY) manage.py compilemessages --ignore=.venv -v 0

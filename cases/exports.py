@@ -1,63 +1,120 @@
-"""CSV and Excel exports of a filtered case list, written in a background thread.
+"""CSV and Excel exports of a filtered case list, written by a background worker.
 
-`export_start` records the request and, after commit, starts a thread that
-writes the file in batches and updates the progress; the API reports the
-progress and, when done, a download link. The rows are exactly those the
-requester could list (their territory and filters).
+`export_start` records the request (the requester's case list as a query, their
+language, the newest case it may include) and enqueues `run_export` in the same
+transaction: the job is a django-tasks-db row in our own database, so the export
+and its job exist together or not at all. `manage.py db_worker` runs it: keyset
+batches of EXPORT_BATCH cases straight into a spool file (csv.writer, or openpyxl's
+write-only sheet), progress and a heartbeat saved after each batch, the finished
+file moved into storage. Memory stays flat however many rows there are.
+
+A worker that dies mid-export (killed, its machine lost) leaves the export
+"running" with a heartbeat that no longer moves. The timer sweep
+(`recover_stale`) starts it over as a new attempt, which the next worker runs,
+or after EXPORT_ATTEMPTS fails it with a reason in the requester's language.
+Only the current attempt's run may record progress or finish, so a run that was
+wrongly thought dead stops at its next batch instead of racing its successor.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import logging
-import threading
+import pickle
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from django.core.files.base import ContentFile
-from django.db import close_old_connections, transaction
-from django.utils import timezone
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import FloatField, Func, Max, Q, QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django_tasks import task
 
-from cases.models import Case, Export
+from cases.models import (
+    Case,
+    ClosureReason,
+    DeadlineState,
+    Export,
+    Satisfaction,
+    Source,
+    State,
+    Urgency,
+)
 
 logger = logging.getLogger(__name__)
-BATCH = 2000
-COLUMNS = [
-    ("number", "编号 Number"),
-    ("state", "状态 State"),
-    ("category", "类别 Category"),
-    ("urgency", "紧急程度 Urgency"),
-    ("street", "街道 Street"),
-    ("community", "社区 Community"),
-    ("cell", "网格 Cell"),
-    ("lon", "经度 Longitude"),
-    ("lat", "纬度 Latitude"),
-    ("description", "描述 Description"),
-    ("reported_at", "上报时间 Reported"),
-    ("closed_at", "结案时间 Closed"),
-    ("deadline", "时限 Deadline"),
-    ("closure_reason", "结案原因 Closure reason"),
-    ("satisfaction", "满意度 Satisfaction"),
-]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The most rows an .xlsx sheet holds, less the header.
+XLSX_MAX_ROWS = 1_048_575
 
 
-def _row(case: Case) -> list:
-    local = timezone.localtime
+class ExportError(Exception):
+    """A failure whose message the requester can read as it is."""
+
+
+class Superseded(Exception):
+    """This run's attempt is no longer the export's current one: stop quietly."""
+
+
+def _local(value: datetime | None) -> str:
+    return timezone.localtime(value, SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _labels(choices) -> Callable[[str], str]:
+    """Code → label in the active language (read once per run, not per row)."""
+    table = {value: str(label) for value, label in choices.choices}
+    return lambda value: table.get(value, value) if value else ""
+
+
+def _category_name(values: dict) -> str:
+    english = (translation.get_language() or "").startswith("en")
+    return (
+        values["category__name_en"]
+        if english and values["category__name_en"]
+        else values["category__name"]
+    )
+
+
+# (header, the fields it reads, how a row's values become the cell). Labels are
+# read in the requester's language; codes stay beside the names they stand for.
+Column = tuple[str, tuple[str, ...], Callable[[dict], object]]
+
+
+def columns() -> list[Column]:
+    state, urgency, source = _labels(State), _labels(Urgency), _labels(Source)
+    deadline, reason, satisfaction = (
+        _labels(DeadlineState),
+        _labels(ClosureReason),
+        _labels(Satisfaction),
+    )
     return [
-        case.number,
-        case.state,
-        case.category.code,
-        case.urgency,
-        case.street.code,
-        case.community.code if case.community else "",
-        case.cell.code if case.cell else "",
-        round(case.location.x, 6),
-        round(case.location.y, 6),
-        case.description,
-        local(case.reported_at).strftime("%Y-%m-%d %H:%M"),
-        local(case.closed_at).strftime("%Y-%m-%d %H:%M") if case.closed_at else "",
-        case.deadline_state,
-        case.closure_reason,
-        case.satisfaction,
+        (gettext("Number"), ("number",), lambda v: v["number"]),
+        (gettext("State"), ("state",), lambda v: state(v["state"])),
+        (gettext("Category code"), ("category__code",), lambda v: v["category__code"]),
+        (gettext("Category"), ("category__name", "category__name_en"), _category_name),
+        (gettext("Urgency"), ("urgency",), lambda v: urgency(v["urgency"])),
+        (gettext("Source"), ("source",), lambda v: source(v["source"])),
+        (gettext("Street code"), ("street__code",), lambda v: v["street__code"]),
+        (gettext("Street"), ("street__name",), lambda v: v["street__name"]),
+        (gettext("Community code"), ("community__code",), lambda v: v["community__code"] or ""),
+        (gettext("Community"), ("community__name",), lambda v: v["community__name"] or ""),
+        (gettext("Grid cell code"), ("cell__code",), lambda v: v["cell__code"] or ""),
+        (gettext("Grid cell"), ("cell__name",), lambda v: v["cell__name"] or ""),
+        (gettext("Department"), ("department__name",), lambda v: v["department__name"] or ""),
+        (gettext("Longitude"), ("lon",), lambda v: round(v["lon"], 6)),
+        (gettext("Latitude"), ("lat",), lambda v: round(v["lat"], 6)),
+        (gettext("Address"), ("address",), lambda v: v["address"]),
+        (gettext("Description"), ("description",), lambda v: v["description"]),
+        (gettext("Reported (Beijing time)"), ("reported_at",), lambda v: _local(v["reported_at"])),
+        (gettext("Step due (Beijing time)"), ("step_due",), lambda v: _local(v["step_due"])),
+        (gettext("Deadline"), ("deadline_state",), lambda v: deadline(v["deadline_state"])),
+        (gettext("Closed (Beijing time)"), ("closed_at",), lambda v: _local(v["closed_at"])),
+        (gettext("Closure reason"), ("closure_reason",), lambda v: reason(v["closure_reason"])),
+        (gettext("Satisfaction"), ("satisfaction",), lambda v: satisfaction(v["satisfaction"])),
     ]
 
 
@@ -73,76 +130,284 @@ def csv_safe(value):
     return value
 
 
-def _xlsx_cells(sheet, row: list) -> list:
-    """Text cells typed as text: openpyxl would store "=…" as a live formula."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cells = []
-    for value in row:
-        cell = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"
-        cells.append(cell)
-    return cells
+# ---- asking for an export -----------------------------------------------------
 
 
-def export_start(*, user, fmt: str, filters: dict, cases) -> Export:
-    """Queue an export of `cases` (already limited to the user's territory and filters)."""
-    export = Export.objects.create(user=user, format=fmt, filters=filters, total=cases.count())
-    ids = list(cases.order_by("-pk").values_list("pk", flat=True))
-    transaction.on_commit(
-        lambda: threading.Thread(target=run_export, args=(export.pk, ids), daemon=True).start()
-    )
+def export_start(*, user, fmt: str, filters: dict, cases: QuerySet[Case]) -> Export:
+    """Queue an export of `cases` (already limited to the user's territory and filters).
+
+    The rows are written in the language active now (the request's).
+    """
+    if cases.query.is_sliced:
+        raise ValueError("Export a whole case list, not a slice of one")
+    with transaction.atomic():
+        # Cases reported after this moment are not part of what was asked for,
+        # also when a run is started over later.
+        upto = Case.objects.aggregate(newest=Max("pk"))["newest"] or 0
+        cases = cases.filter(pk__lte=upto).order_by()
+        export = Export.objects.create(
+            user=user,
+            format=fmt,
+            filters=filters,
+            total=cases.count(),
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+            query=pickle.dumps(cases.query),
+            upto=upto,
+        )
+        _enqueue(export)
     return export
 
 
-def run_export(export_pk: int, ids: list[int]) -> None:
+def _enqueue(export: Export) -> None:
+    """The current attempt's job; in the caller's transaction, so both or neither."""
+    result = run_export.enqueue(export.pk, export.attempt)
+    export.task_id = result.id
+    export.save(update_fields=["task_id"])
+
+
+# ---- the worker's side --------------------------------------------------------
+
+
+@task()
+def run_export(export_pk: int, attempt: int) -> int:
+    """Write one attempt of an export; returns the rows written (0 if superseded)."""
+    claimed = Export.objects.filter(
+        pk=export_pk, attempt=attempt, status=Export.Status.QUEUED
+    ).update(status=Export.Status.RUNNING, done=0, heartbeat=timezone.now())
+    if not claimed:  # started over meanwhile, or already finished
+        return 0
+    export = Export.objects.get(pk=export_pk)
+    spool = None
     try:
-        Export.objects.filter(pk=export_pk).update(status=Export.Status.RUNNING)
-        export = Export.objects.get(pk=export_pk)
-        content = _write(export, ids)
-        export.file.save(f"cases-{export.pk}.{export.format}", ContentFile(content), save=False)
-        export.status, export.finished, export.done = Export.Status.DONE, timezone.now(), len(ids)
-        export.save(update_fields=["file", "status", "finished", "done"])
-    except Exception as exc:  # recorded for the requester rather than lost in a thread
-        logger.exception("Export %s failed", export_pk)
-        Export.objects.filter(pk=export_pk).update(
-            status=Export.Status.FAILED, error=str(exc)[:300]
-        )
+        with translation.override(export.language):
+            try:
+                spool = _spool(export)
+                rows = _write(export, spool)
+                _finish(export, spool, rows)
+                return rows
+            except Superseded:
+                return 0
+            except ExportError as exc:
+                _fail(export, str(exc))
+                return 0
+            except Exception as exc:
+                # Recorded for the requester; the job's row keeps the traceback.
+                _fail(export, gettext("The export failed: %(error)s") % {"error": _reason(exc)})
+                raise
     finally:
-        close_old_connections()
+        if spool is not None:
+            spool.unlink(missing_ok=True)
 
 
-def _batches(ids: list[int]):
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        cases = Case.objects.filter(pk__in=chunk).select_related(
-            "category", "street", "community", "cell"
+def _reason(exc: Exception) -> str:
+    # An OSError's message without the server's paths (a full disk, a missing folder).
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _spool(export: Export) -> Path:
+    """Where this attempt writes: beside the stored files, so finishing is a rename."""
+    folder = Path(settings.MEDIA_ROOT) / "exports" / "partial"
+    folder.mkdir(parents=True, exist_ok=True)
+    for earlier in folder.glob(f"{export.pk}-*"):  # what a killed attempt left
+        earlier.unlink(missing_ok=True)
+    return folder / f"{export.pk}-{export.attempt}.{export.format}"
+
+
+def cases_of(export: Export) -> QuerySet[Case]:
+    """The export's case list, as its requester asked for it."""
+    cases = Case.objects.all()
+    cases.query = pickle.loads(export.query)  # our own row, written by export_start
+    return cases
+
+
+def export_rows(export: Export, fields: list[str]) -> QuerySet[Case]:
+    """The export's cases as plain values, newest first."""
+    # Coordinates as numbers from the database: a geometry object per row costs
+    # a third of the batch's time.
+    cases = cases_of(export).annotate(
+        lon=Func("location", function="ST_X", output_field=FloatField()),
+        lat=Func("location", function="ST_Y", output_field=FloatField()),
+    )
+    return cases.order_by("-pk").values("pk", *fields)
+
+
+def batches(export: Export, fields: list[str]) -> Iterator[list[dict]]:
+    """Newest first, EXPORT_BATCH cases at a time by a keyset on the primary key: one
+    batch in memory at once, each query as quick as the first."""
+    cases = export_rows(export, fields)
+    size, below = settings.EXPORT_BATCH, export.upto + 1
+    while True:
+        rows = list(cases.filter(pk__lt=below)[:size])
+        if not rows:
+            return
+        yield rows
+        below = rows[-1]["pk"]
+
+
+def _write(export: Export, spool: Path) -> int:
+    if export.format == "xlsx" and export.total > XLSX_MAX_ROWS:
+        raise ExportError(
+            gettext(
+                "An Excel sheet holds at most %(max)s rows and this list has %(n)s: export CSV."
+            )
+            % {"max": f"{XLSX_MAX_ROWS:,}", "n": f"{export.total:,}"}
         )
-        by_pk = {c.pk: c for c in cases}
-        yield start + len(chunk), [by_pk[pk] for pk in chunk if pk in by_pk]
+    table = columns()
+    fields = list(dict.fromkeys(f for _, names, _ in table for f in names))
+    sink = XlsxSink(spool) if export.format == "xlsx" else CsvSink(spool)
+    sink.header([header for header, _, _ in table])
+    done = 0
+    for rows in batches(export, fields):
+        sink.rows([cell(values) for _, _, cell in table] for values in rows)
+        done += len(rows)
+        _progress(export, done)
+    sink.close()
+    return done
 
 
-def _write(export: Export, ids: list[int]) -> bytes:
-    header = [label for _, label in COLUMNS]
-    if export.format == "xlsx":
+def _progress(export: Export, done: int) -> None:
+    """Progress, and the heartbeat that tells the sweep this run is alive."""
+    current = Export.objects.filter(
+        pk=export.pk, attempt=export.attempt, status=Export.Status.RUNNING
+    ).update(done=done, heartbeat=timezone.now())
+    if not current:
+        raise Superseded
+
+
+class CsvSink:
+    """UTF-8 with a BOM, so that Excel opens the Chinese correctly."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 - close()
+        self.writer = csv.writer(self.file)
+
+    def header(self, names: list[str]) -> None:
+        self.writer.writerow(names)
+
+    def rows(self, rows) -> None:
+        self.writer.writerows([csv_safe(v) for v in row] for row in rows)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class XlsxSink:
+    """openpyxl's write-only workbook: rows go to a temporary file as they come, and
+    text as inline strings, so neither the rows nor a shared-string table pile up."""
+
+    def __init__(self, path: Path) -> None:
         from openpyxl import Workbook
 
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("cases")
-        sheet.append(header)
-        for done, cases in _batches(ids):
-            for case in cases:
-                sheet.append(_xlsx_cells(sheet, _row(case)))
-            Export.objects.filter(pk=export.pk).update(done=done)
-        buffer = io.BytesIO()
-        book.save(buffer)
-        return buffer.getvalue()
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(header)
-    for done, cases in _batches(ids):
-        writer.writerows([csv_safe(v) for v in _row(case)] for case in cases)
-        Export.objects.filter(pk=export.pk).update(done=done)
-    # A BOM so that Excel opens the UTF-8 Chinese correctly.
-    return ("\ufeff" + text.getvalue()).encode("utf-8")
+        self.path = path
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("cases")
+
+    def header(self, names: list[str]) -> None:
+        self.sheet.append(names)
+
+    def rows(self, rows) -> None:
+        from openpyxl.cell import WriteOnlyCell
+
+        for row in rows:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(self.sheet, value=value)
+                if isinstance(value, str):
+                    # Typed as text: openpyxl would store "=…" as a live formula.
+                    cell.data_type = "s"
+                cells.append(cell)
+            self.sheet.append(cells)
+
+    def close(self) -> None:
+        self.book.save(self.path)
+
+
+class _Spooled(File):
+    """A finished spool file; FileSystemStorage moves a file that names its path."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
+def _finish(export: Export, spool: Path, rows: int) -> None:
+    name = f"exports/{timezone.now():%Y/%m}/cases-{export.pk}.{export.format}"
+    with open(spool, "rb") as file:
+        stored = default_storage.save(name, _Spooled(file))
+    finished = Export.objects.filter(
+        pk=export.pk, attempt=export.attempt, status=Export.Status.RUNNING
+    ).update(
+        status=Export.Status.DONE,
+        file=stored,
+        done=rows,
+        total=rows,
+        finished=timezone.now(),
+        heartbeat=timezone.now(),
+    )
+    if not finished:  # started over while the file was being moved: the newer run owns it
+        default_storage.delete(stored)
+
+
+def _fail(export: Export, reason: str) -> None:
+    logger.warning("Export %s failed: %s", export.pk, reason)
+    Export.objects.filter(pk=export.pk, attempt=export.attempt).update(
+        status=Export.Status.FAILED, error=reason[:300], finished=timezone.now()
+    )
+
+
+# ---- exports whose worker died --------------------------------------------------
+
+
+def recover_stale(now: datetime | None = None) -> int:
+    """Start over (or, after EXPORT_ATTEMPTS, fail) every export whose run stopped
+    reporting; returns how many. The timer sweep calls it."""
+    from django_tasks_db.models import DBTaskResult
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+    # Running with a heartbeat that stopped; or queued, its job claimed by a worker
+    # that died before the run's first step.
+    claimed_long_ago = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=cutoff)
+    stale = Q(status=Export.Status.RUNNING, heartbeat__lt=cutoff) | Q(
+        status=Export.Status.QUEUED, task_id__in=claimed_long_ago.values("id")
+    )
+    recovered = 0
+    with transaction.atomic():
+        for export in Export.objects.select_for_update(skip_locked=True).filter(stale):
+            _abandon_job(export, now)
+            _start_over(export)
+            recovered += 1
+    return recovered
+
+
+def _abandon_job(export: Export, now: datetime) -> None:
+    """The dead worker's job row would say RUNNING for ever: record what happened."""
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(id=export.task_id, status="RUNNING").update(
+        status="FAILED",
+        finished_at=now,
+        exception_class_path="cases.exports.WorkerLost",
+        traceback="The worker stopped reporting progress; the export was started over or failed.",
+    )
+
+
+def _start_over(export: Export) -> None:
+    with translation.override(export.language):
+        if export.attempt + 1 >= settings.EXPORT_ATTEMPTS:
+            reason = gettext(
+                "The export stopped %(n)s times before it finished (its worker was stopped "
+                "or lost). Start it again; if it keeps stopping, export fewer cases."
+            ) % {"n": export.attempt + 1}
+            logger.warning("Export %s given up: %s", export.pk, reason)
+            export.status, export.error, export.finished = (
+                Export.Status.FAILED,
+                reason,
+                timezone.now(),
+            )
+            export.save(update_fields=["status", "error", "finished"])
+            return
+    logger.warning("Export %s: its worker stopped; starting it over", export.pk)
+    export.attempt += 1
+    export.status, export.done, export.heartbeat = Export.Status.QUEUED, 0, None
+    export.save(update_fields=["attempt", "status", "done", "heartbeat"])
+    _enqueue(export)

@@ -619,7 +619,13 @@ class OutboxMessage(models.Model):
 
 
 class Export(models.Model):
-    """A CSV or Excel export of a filtered case list, written in the background."""
+    """A CSV or Excel export of a filtered case list, written by a background worker.
+
+    `query` is the requester's case list as they asked for it (their territory and
+    filters, a pickled Django query) and `upto` the newest case it may include, so
+    a run started over writes the same list. `attempt` fences runs: only the run
+    of the current attempt may record progress or finish (cases.exports).
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -637,6 +643,16 @@ class Export(models.Model):
     error = models.CharField(max_length=300, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # The requester's language when they asked: labels and header are written in it.
+    language = models.CharField(max_length=16, default="zh-hans")
+    query = models.BinaryField(null=True, editable=False)
+    upto = models.BigIntegerField(default=0)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    # The current attempt's job (a django_tasks_db row) and when its run last reported.
+    task_id = models.UUIDField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
+        # The timer sweep looks for running exports whose heartbeat stopped.
+        indexes = [models.Index(fields=["status", "heartbeat"])]

@@ -64,6 +64,16 @@ def check_ownership() -> int:
     return told
 
 
+def recover_exports() -> int:
+    """Exports whose worker died are started over or failed (cases.exports)."""
+    from cases.exports import recover_stale
+
+    recovered = recover_stale()
+    if recovered:
+        logger.warning("Exports: %d whose worker stopped, started over or failed", recovered)
+    return recovered
+
+
 def run_forever(stop: threading.Event, interval: float | None = None) -> None:
     interval = settings.TIMER_INTERVAL_SECONDS if interval is None else interval
     # It reads every open case, so less often than the sweep, which reads only due ones.
@@ -75,6 +85,7 @@ def run_forever(stop: threading.Event, interval: float | None = None) -> None:
                 logger.info("Deadline timers: %d fired", fired)
             # After the sweep, so its yellow and red notices leave in the same tick.
             send_outbox()
+            recover_exports()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.OWNERSHIP_CHECK_SECONDS
                 check_ownership()

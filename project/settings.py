@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "leaflet",
     "viewflow",
     "viewflow.workflow",
+    "django_tasks",
+    "django_tasks_db",
     "grid",
     "cases",
 ]
@@ -262,6 +264,28 @@ SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "gridcase@localhost")
 EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", "25")
+
+# Background jobs (exports): django-tasks with its ORM backend, so a job is a row
+# in this same database, written in the transaction that asks for it, and
+# `manage.py db_worker` runs it (`make run` starts one beside the server; compose
+# has a `worker` service). Nothing runs a job inside the web process.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# An export whose worker has not reported progress for this long is taken to have
+# died (killed, machine lost); the timer sweep starts it over, up to EXPORT_ATTEMPTS
+# times, then fails it with a reason its requester can read.
+EXPORT_STALE_SECONDS = envint("EXPORT_STALE_SECONDS", "120")
+EXPORT_ATTEMPTS = envint("EXPORT_ATTEMPTS", "3")
+# Cases an export reads and writes at a time: its memory and its progress steps.
+EXPORT_BATCH = envint("EXPORT_BATCH", "2000")
+if EXPORT_STALE_SECONDS < 10 or EXPORT_ATTEMPTS < 1 or EXPORT_BATCH < 1:
+    raise ImproperlyConfigured(
+        "EXPORT_STALE_SECONDS must be at least 10, EXPORT_ATTEMPTS and EXPORT_BATCH at least 1"
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

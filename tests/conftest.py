@@ -88,3 +88,13 @@ def reference_data(transactional_db):
 def committed_cast(reference_data) -> Cast:
     """The cast in committed rows: sockets and servers read outside the test's transaction."""
     return build_cast(build_territory())
+
+
+@pytest.fixture
+def export_worker(reference_data, settings, tmp_path):
+    """A real `db_worker` process on the test database, storing files under tmp_path."""
+    from tests.live import task_worker
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    with task_worker() as process:
+        yield process

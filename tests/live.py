@@ -101,6 +101,44 @@ def live_server(*, workers: int = 1, **env):
         log.close()
 
 
+# The production worker for background jobs (exports), as `make run` and compose start it.
+TASK_WORKER = [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay"]
+
+
+@contextmanager
+def task_worker(**env):
+    """Run `manage.py db_worker` against the test database until the block ends.
+
+    It polls for jobs every 0.1 s; a value of None in `env` removes a variable.
+    """
+    environment = (
+        os.environ
+        | {"DATABASE_URL": server_database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+        | env
+    )
+    environment = {k: v for k, v in environment.items() if v is not None}
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / f"worker-{os.getpid()}.log", "a")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [*TASK_WORKER, "--interval", "0.1"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()  # lets a running job finish, then exits
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
 def workers_of(pid: int) -> list[int]:
     """The server's worker processes: its master's children."""
     try:

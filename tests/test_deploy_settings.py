@@ -168,19 +168,20 @@ def test_the_image_build_collects_static_files_for_the_manifest_storage(tmp_path
     assert (tmp_path / manifest["gridcase/app.css"]).with_suffix(".css.gz").exists()
 
 
-def test_the_compose_file_runs_the_timers_beside_the_web_process():
+def test_the_compose_file_runs_the_timers_and_the_job_worker_beside_the_web_process():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"db", "redis", "migrate", "web", "timers"} <= services.keys()
-    for name in ("migrate", "web", "timers"):
+    assert {"db", "redis", "migrate", "web", "timers", "worker"} <= services.keys()
+    for name in ("migrate", "web", "timers", "worker"):
         environment = services[name]["environment"]
         assert environment["DEBUG"] == "false"
         assert environment["TIMERS"] == "external"
         assert environment["DATABASE_URL"].startswith("postgis://")
         assert environment["REDIS_URL"].startswith("redis://")
     assert services["timers"]["command"] == ["python", "manage.py", "run_timers"]
+    assert services["worker"]["command"] == ["python", "manage.py", "db_worker", "--no-reload"]
     assert "command" not in services["web"]  # the image's CMD: gunicorn
-    for name in ("web", "timers"):
+    for name in ("web", "timers", "worker"):
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }

@@ -333,11 +333,10 @@ def test_no_dashboard_outside_street_b_lists_its_overdue_case(probe, people, ter
 # ---- exports (a background job; its file is read back) ----------------------
 
 
-@pytest.mark.usefixtures("reference_data")
-def test_no_export_carries_street_bs_case(settings, tmp_path):
+@pytest.mark.usefixtures("reference_data", "export_worker")
+def test_no_export_carries_street_bs_case():
     from tests.base import api, build_cast, build_territory, exported
 
-    settings.MEDIA_ROOT = tmp_path
     territory = build_territory()
     cast = build_cast(territory)
     b_case = report(cast.outsider, point=POINT_B1, description=DESCRIPTION)

@@ -3,11 +3,14 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from cases.timers import run_forever, send_outbox, sweep
+from cases.timers import recover_exports, run_forever, send_outbox, sweep
 
 
 class Command(BaseCommand):
-    help = "Run the deadline-timer sweeper until stopped (or once with --once)."
+    help = (
+        "Run the deadline-timer sweeper (which also starts over exports whose worker died) "
+        "until stopped, or once with --once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -17,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once: bool, interval: float | None, **options):
         if once:
+            recover_exports()
             fired = sweep()
             self.stdout.write(f"sent {send_outbox()}")
             self.stdout.write(f"fired {fired}")
