@@ -296,14 +296,13 @@ def test_the_api_list_has_the_same_filters(cast, sample):
 # ---- export these ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("reference_data")
-def test_export_these_exports_exactly_the_search_and_my_exports_shows_it(settings, tmp_path):
+@pytest.mark.usefixtures("reference_data", "export_worker")
+def test_export_these_exports_exactly_the_search_and_my_exports_shows_it():
     import csv
     import io
 
     from tests.base import build_cast, build_territory, wait_done
 
-    settings.MEDIA_ROOT = tmp_path
     territory = build_territory()
     cast = build_cast(territory)
     sample = Sample(cast, territory)
