@@ -188,3 +188,24 @@ def test_a_merged_duplicates_reporter_becomes_a_supporter_and_is_told(cast):
     assert kept.attachments.filter(entry=supporter.entry).count() == 1
     told = Notification.objects.get(user=cast.worker, case=duplicate, kind="closed")
     assert kept.number in told.text and "merged" in told.text
+
+
+def test_the_count_shows_in_the_search_list_the_map_panel_and_the_dashboard(cast):
+    case = open_case(cast)
+    services.case_support(actor=cast.worker, number=case.number, words="我也看到")
+    services.case_support(
+        actor=cast.dispatcher, number=case.number, reporter_name="李先生", source="hotline"
+    )
+    # Overdue, so the leaders' desk lists it.
+    Case.objects.filter(pk=case.pk).update(deadline_state="red")
+    leader = logged_in(cast.leader)
+    leader.cookies["django_language"] = "en"
+    search = leader.get("/cases/search/", {"q": case.number}).content.decode()
+    assert "3 residents reported this" in search
+    assert leader.get(f"/map/cases/{case.number}.json").json()["supporters"] == 2
+    desk = leader.get("/dashboard/").content.decode()
+    overdue = desk[desk.index('id="overdue"') :]
+    assert case.number in overdue and "3 residents reported this" in overdue
+    assert 'data-figure="supporters">2<' in desk
+    page = leader.get(f"/cases/{case.number}/").content.decode()
+    assert "2 residents reported this too" in page and "李先生" in page
