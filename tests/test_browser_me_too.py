@@ -4,8 +4,12 @@ the worker a supporter, not a second case. Without signal the report goes as usu
 
 from __future__ import annotations
 
-import pytest
+import threading
 
+import pytest
+from django.db import connection
+
+from cases import services
 from cases.models import Case, Supporter
 from tests.base import build_cast, build_territory, report
 from tests.live import chromium, live_server
@@ -70,3 +74,34 @@ def test_a_worker_may_report_a_new_case_instead_and_offline_nothing_is_asked(ref
         )
         context.close()
     assert Case.objects.count() == 3 and Supporter.objects.count() == 0
+
+
+def reject(actor, number: str) -> None:
+    try:
+        services.case_reject(actor=actor, number=number, reason="invalid")
+    finally:
+        connection.close()
+
+
+def test_a_support_refused_because_the_case_closed_returns_to_the_report(reference_data):
+    cast = build_cast(build_territory())
+    case = report(cast.dispatcher, point=THIRTY_METRES_NORTH, reporter_name="王阿姨")
+    with live_server() as url, chromium() as browser:
+        context, page = phone(browser, url, "worker")
+        fill_report(page, "刚刚又看到")
+        page.wait_for_selector("#me-too:not([hidden]) [data-support]")
+        # Meanwhile the dispatcher rejects the case at triage (from another thread:
+        # the browser's driver keeps an event loop in this one).
+        rejecting = threading.Thread(target=reject, args=(cast.dispatcher, case.number))
+        rejecting.start()
+        rejecting.join()
+        page.tap(f"[data-support='{case.number}']")
+        page.wait_for_selector("#report-error:not([hidden])")
+        assert case.number in page.inner_text("#report-error")  # why, in the server's words
+        assert page.input_value("textarea[name=description]") == "刚刚又看到"
+        page.tap("#report-form button[type=submit]")
+        page.wait_for_function("window.gridcasePhone.lastSent !== undefined", timeout=10000)
+        context.close()
+    assert Supporter.objects.count() == 0
+    assert Case.objects.get(pk=case.pk).state == "rejected"
+    assert Case.objects.filter(description="刚刚又看到").exists()

@@ -483,6 +483,12 @@
     } else if (item.kind === "report") {
       editReport(item);
       return;
+    } else if (item.kind === "support" && item.report) {
+      // The case closed meanwhile (or another refusal): back to the report as entered.
+      outboxDelete(item.id).then(renderOutbox);
+      editReport(item.report);
+      $("report-error").textContent = t.refused + ": " + outcome.reason;
+      return;
     } else {
       notice(esc(t.refused) + ": " + esc(outcome.reason));
     }
@@ -570,7 +576,7 @@
         kind: "support", number: number, summary: item.summary,
         url: "/api/v1/cases/" + encodeURIComponent(number) + "/support/",
         fields: { words: item.fields.description, source: "grid_worker" },
-        photos: item.photos,
+        photos: item.photos, report: item,
       }, submit);
     } else if (e.target.id === "me-too-new") {
       sendItem(item, submit);
