@@ -31,6 +31,7 @@ from cases.models import (
     Category,
     Source,
     State,
+    Supporter,
     Urgency,
 )
 from cases.services.photos import PHOTO_TYPES
@@ -111,6 +112,7 @@ def case_summary(case: Case) -> dict:
         "closed_at": case.closed_at,
         "closure_reason": case.closure_reason,
         "satisfaction": case.satisfaction,
+        "supporters": case.supporter_count,
     }
 
 
@@ -408,6 +410,100 @@ def case_photo(request: Request, number: str, pk: int):
     response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+class NearbyParams(serializers.Serializer):
+    category = CategoryCodeField()
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+
+
+@extend_schema(
+    operation_id="cases_nearby",
+    parameters=[NearbyParams],
+    responses=doc.answers({200: doc.NearbyCase(many=True)}),
+    description="Open cases of the category within 100 m from the last 7 days that the "
+    "caller may see, nearest first: offer them before a report (me too).",
+)
+@api_view(["GET"])
+def nearby(request: Request) -> Response:
+    params = NearbyParams(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    p = params.validated_data
+    rows = services.nearby_open_cases(
+        request.user,
+        category=p["category"],
+        point=Point(p["lon"], p["lat"], srid=4326),
+        territory=territory_of(request),
+    ).select_related("category")
+    return Response([nearby_item(c) for c in rows])
+
+
+def nearby_item(case: Case) -> dict:
+    """A case offered for "me too", with its distance from the reporter's point."""
+    return {
+        "number": case.number,
+        "category": case.category.code,
+        "category_name": case.category.display_name,
+        "state_label": case.get_state_display(),
+        "description": case.description[:200],
+        "distance_m": round(case.distance.m),
+        "reported_at": case.reported_at,
+        "supporters": case.supporter_count,
+    }
+
+
+class SupportSerializer(serializers.Serializer):
+    words = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    description = serializers.CharField(
+        max_length=4000, required=False, allow_blank=True, help_text="the same as words"
+    )
+    source = serializers.ChoiceField(Source.choices, default=Source.API)
+    reporter_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    reporter_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    photos = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+@extend_schema(
+    operation_id="cases_support",
+    request=SupportSerializer,
+    responses=doc.answers({201: doc.Supported, 200: doc.Supported}),
+    description="Me too: join an open case as a supporter (the caller, or the resident "
+    "named) instead of reporting it again. A client_id already used returns 200.",
+)
+@api_view(["POST"])
+@parser_classes(PARSERS)
+def support(request: Request, number: str) -> Response:
+    case = _case_or_404(request, number)
+    serializer = SupportSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    client_id = data.get("client_id") or None
+    earlier = bool(client_id) and Supporter.objects.filter(client_id=client_id).exists()
+    try:
+        supporter = services.case_support(
+            actor=request.user,
+            number=case.number,
+            words=data.get("words") or data.get("description") or "",
+            photos=data.get("photos") or request.FILES.getlist("photos"),
+            reporter_name=data.get("reporter_name", ""),
+            reporter_phone=data.get("reporter_phone", ""),
+            source=data["source"],
+            client_id=client_id,
+            territory=territory_of(request),
+        )
+    except services.ServiceError as exc:
+        raise ValidationError({"detail": str(exc)}) from None
+    supported = supporter.case
+    supported.refresh_from_db(fields=["supporter_count"])
+    body = {
+        "number": supported.number,
+        "supporters": supported.supporter_count,
+        "access_code": supported.access_code,
+        "created": not earlier,
+    }
+    return Response(body, status=status.HTTP_200_OK if earlier else status.HTTP_201_CREATED)
 
 
 def input_serializer(action: loop.Action) -> type[serializers.Serializer]:

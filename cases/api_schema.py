@@ -46,6 +46,7 @@ class CaseSummary(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     closure_reason = serializers.ChoiceField(ClosureReason.choices, allow_blank=True)
     satisfaction = serializers.ChoiceField(Satisfaction.choices, allow_blank=True)
+    supporters = serializers.IntegerField(help_text="how many others reported it too (me too)")
 
 
 class PartyShown(serializers.Serializer):
@@ -113,6 +114,26 @@ class Reported(CaseDetail):
     created = serializers.BooleanField(help_text="false when the client_id was seen before")
 
 
+class NearbyCase(serializers.Serializer):
+    number = serializers.CharField()
+    category = serializers.CharField(help_text="category code")
+    category_name = serializers.CharField()
+    state_label = serializers.CharField()
+    description = serializers.CharField()
+    distance_m = serializers.IntegerField(help_text="metres from the given point")
+    reported_at = serializers.DateTimeField()
+    supporters = serializers.IntegerField()
+
+
+class Supported(serializers.Serializer):
+    number = serializers.CharField(help_text="the case now supported")
+    supporters = serializers.IntegerField(help_text="its supporters, this one included")
+    access_code = serializers.CharField(
+        allow_blank=True, help_text="with the number, the resident follows the case on /r/"
+    )
+    created = serializers.BooleanField(help_text="false when the client_id was seen before")
+
+
 class HandedOn(serializers.Serializer):
     number = serializers.CharField()
     visible = serializers.BooleanField(help_text="false: the step moved it out of your territory")
@@ -161,6 +182,8 @@ class Unit(serializers.Serializer):
     urges = serializers.IntegerField(help_text="督办: the system's at red and supervisors'")
     closed = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    merged = serializers.IntegerField(help_text="duplicates merged into another case")
+    supporters = serializers.IntegerField(help_text="others who reported these cases too")
     reopens = serializers.IntegerField()
     triaged = serializers.IntegerField()
     response_due = serializers.IntegerField(help_text="answered, or waiting past the deadline")

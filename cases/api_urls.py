@@ -12,7 +12,9 @@ urlpatterns = [
     path("notifications/read/", api.notifications_read, name="api-notifications-read"),
     path("metrics/", api.metrics_view, name="api-metrics"),
     path("cases/", api.cases, name="api-cases"),
+    path("cases/nearby/", api.nearby, name="api-cases-nearby"),
     path("cases/<str:number>/", api.case, name="api-case"),
+    path("cases/<str:number>/support/", api.support, name="api-case-support"),
     path("cases/<str:number>/photos/<int:pk>/", api.case_photo, name="api-case-photo"),
     *api.action_patterns(),
 ]

@@ -83,7 +83,12 @@ class UnitMetrics:
     closed_late: int = 0
     urges: int = 0
     closed: int = 0
+    # Rejected as invalid or out of scope; a duplicate merged into another case
+    # counts as merged, its reporter a supporter of that case.
     rejected: int = 0
+    merged: int = 0
+    # Others who reported the period's cases too ("me too", and merged duplicates).
+    supporters: int = 0
     reopens: int = 0
     # Answered (triaged, dispatched or rejected), and due for an answer:
     # answered, or still waiting past the response deadline.
@@ -170,7 +175,11 @@ def metrics(
         overdue=Count("pk", filter=Q(state__in=OPEN_STATES, deadline_state=DeadlineState.RED)),
         closed_late=Count("pk", filter=Q(went_red, state=State.CLOSED)),
         closed=Count("pk", filter=Q(state=State.CLOSED)),
-        rejected=Count("pk", filter=Q(state=State.REJECTED)),
+        rejected=Count(
+            "pk", filter=Q(state=State.REJECTED) & ~Q(closure_reason=ClosureReason.DUPLICATE)
+        ),
+        merged=Count("pk", filter=Q(state=State.REJECTED, closure_reason=ClosureReason.DUPLICATE)),
+        supporters=Sum("supporter_count"),
         reopens=Sum("reopen_count"),
         triaged=Count("pk", filter=Q(triaged_at__isnull=False)),
         response_due=Count(
@@ -254,6 +263,8 @@ SUMMED = [
     "urges",
     "closed",
     "rejected",
+    "merged",
+    "supporters",
     "reopens",
     "triaged",
     "response_due",

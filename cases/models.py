@@ -191,6 +191,9 @@ class Case(models.Model):
         _("the resident's own rating"), max_length=20, blank=True, choices=Satisfaction.choices
     )
     resident_words = models.TextField(_("the resident's words"), blank=True)
+    # How many others reported the same problem ("me too"): kept by the services
+    # that add a Supporter, so lists, the map and the dashboard need no count query.
+    supporter_count = models.PositiveIntegerField(_("supporters"), default=0)
     state = models.CharField(
         _("state"), max_length=20, choices=State.choices, default=State.TRIAGE, db_index=True
     )
@@ -314,6 +317,7 @@ ACTION_LABELS = {
     "triaged": pgettext_lazy("timeline action", "accepted and dispatched"),
     "rejected": pgettext_lazy("timeline action", "rejected"),
     "merged": pgettext_lazy("timeline action", "duplicate merged in"),
+    "supported": pgettext_lazy("timeline action", "reported too (me too)"),
     "returned": pgettext_lazy("timeline action", "returned as not ours"),
     "dispatched": pgettext_lazy("timeline action", "dispatched"),
     "handled": pgettext_lazy("timeline action", "handled"),
@@ -431,6 +435,47 @@ class Attachment(models.Model):
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
+
+
+class Supporter(models.Model):
+    """Someone else who reported the same problem ("me too"), instead of a second case.
+
+    A user (a worker, an API client) or a resident whose name and phone a
+    dispatcher took; their words, and their photos as Attachments on the case
+    linked to the "supported" (or "merged") timeline entry. `merged_from` is
+    set when the supporter came from a duplicate merged at triage.
+    """
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="supporters")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(_("name"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    words = models.TextField(_("words"), blank=True)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    at = models.DateTimeField(_("at"))
+    entry = models.ForeignKey(TimelineEntry, models.PROTECT, related_name="+")
+    merged_from = models.ForeignKey(
+        Case, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("merged from")
+    )
+    # A client-generated id makes a retried "me too" idempotent, like a report's.
+    client_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("supporter")
+        verbose_name_plural = _("supporters")
+        ordering = ["at", "pk"]
+
+    @property
+    def who(self) -> str:
+        """Their name as a page shows it (a resident's phone never appears here)."""
+        if self.name:
+            return self.name
+        return (self.user.get_full_name() or self.user.get_username()) if self.user else "-"
+
+    def __str__(self) -> str:
+        return self.who
 
 
 class CaseCounter(models.Model):

@@ -67,6 +67,7 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
         "actions": actions,
         "duplicates": duplicates,
         "parties": case.parties.all(),
+        "supporters": case.supporters.select_related("user", "merged_from"),
         "show_phones": services.shows_party_phones(request.user, case),
         "reporter_phone": services.reporter_phone_for(request.user, case, via="page", acts=can_act),
         "resident_link": request.build_absolute_uri(
@@ -303,46 +304,103 @@ def triage_bulk(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
+    """The hotline screen. Before a new case is made, open cases of the same category
+    within 100 m are offered ("me too"): the dispatcher adds the resident to one as a
+    supporter, or reports a new case anyway."""
     form = forms.ReportForm(request.POST or None, request.FILES or None)
+    offers: list[Case] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            result = services.case_report(
-                actor=request.user,
-                category=Category.objects.get(code=data["category"]),
-                description=data["description"],
-                location=Point(data["lon"], data["lat"], srid=4326),
-                source=data["source"],
-                urgency=data["urgency"],
-                major_hazard=data["major_hazard"],
-                address=data["address"],
-                reporter_name=data["reporter_name"],
-                reporter_phone=data["reporter_phone"],
-                reporter_consent=data["reporter_consent"],
-                parties=form.parties(),
-                photos=data["photos"],
+        category = Category.objects.get(code=data["category"])
+        point = Point(data["lon"], data["lat"], srid=4326)
+        if request.POST.get("support"):
+            return _support_from_hotline(request, form, request.POST["support"])
+        if not request.POST.get("report_anyway"):
+            offers = list(
+                services.nearby_open_cases(
+                    request.user, category=category, point=point
+                ).select_related("category")
             )
-        except services.ServiceError as exc:
-            form.add_error(None, str(exc))
-        else:
-            case = result.case
-            messages.success(
-                request,
-                _(
-                    "Case %(n)s reported. Tell the resident the number and the access code "
-                    "%(code)s: with them they follow the case at %(url)s"
-                )
-                % {
-                    "n": case.number,
-                    "code": case.access_code,
-                    "url": request.build_absolute_uri(reverse("resident:lookup")),
-                },
-            )
-            return redirect("cases:detail", number=result.case.number)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "cases/report.html", {"form": form, "tile_url": settings.TILE_URL}, status=status
+        if not offers:
+            return _report_from_hotline(request, form, category, point)
+    status = 400 if request.method == "POST" and not offers else 200
+    ctx = {"form": form, "offers": offers, "tile_url": settings.TILE_URL}
+    return render(request, "cases/report.html", ctx, status=status)
+
+
+def _report_from_hotline(
+    request: HttpRequest, form: forms.ReportForm, category: Category, point: Point
+) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        result = services.case_report(
+            actor=request.user,
+            category=category,
+            description=data["description"],
+            location=point,
+            source=data["source"],
+            urgency=data["urgency"],
+            major_hazard=data["major_hazard"],
+            address=data["address"],
+            reporter_name=data["reporter_name"],
+            reporter_phone=data["reporter_phone"],
+            reporter_consent=data["reporter_consent"],
+            parties=form.parties(),
+            photos=data["photos"],
+        )
+    except services.ServiceError as exc:
+        form.add_error(None, str(exc))
+        ctx = {"form": form, "tile_url": settings.TILE_URL}
+        return render(request, "cases/report.html", ctx, status=400)
+    case = result.case
+    messages.success(
+        request,
+        _(
+            "Case %(n)s reported. Tell the resident the number and the access code "
+            "%(code)s: with them they follow the case at %(url)s"
+        )
+        % {
+            "n": case.number,
+            "code": case.access_code,
+            "url": request.build_absolute_uri(reverse("resident:lookup")),
+        },
     )
+    return redirect("cases:detail", number=case.number)
+
+
+def _support_from_hotline(
+    request: HttpRequest, form: forms.ReportForm, number: str
+) -> HttpResponse:
+    """The resident joins an open case as a supporter: their words and photos go to it."""
+    data = form.cleaned_data
+    try:
+        supporter = services.case_support(
+            actor=request.user,
+            number=number,
+            words=data["description"],
+            photos=data["photos"],
+            reporter_name=data["reporter_name"],
+            reporter_phone=data["reporter_phone"],
+            source=data["source"],
+        )
+    except services.ServiceError as exc:
+        form.add_error(None, str(exc))
+        ctx = {"form": form, "tile_url": settings.TILE_URL}
+        return render(request, "cases/report.html", ctx, status=400)
+    case = supporter.case
+    messages.success(
+        request,
+        _(
+            "The resident was added to case %(n)s as a supporter. Tell them the number and "
+            "the access code %(code)s: with them they follow the case at %(url)s"
+        )
+        % {
+            "n": case.number,
+            "code": case.access_code,
+            "url": request.build_absolute_uri(reverse("resident:lookup")),
+        },
+    )
+    return redirect("cases:detail", number=case.number)
 
 
 @login_required

@@ -104,6 +104,7 @@ def map_case(request: HttpRequest, number: str) -> JsonResponse:
             "deadline_label": case.get_deadline_state_display(),
             "step_due": case.step_due.isoformat() if case.step_due else None,
             "reported_at": case.reported_at.isoformat(),
+            "supporters": case.supporter_count,
             "handler": _name(task.owner) if task and task.owner else None,
             "photos": [
                 a.file.url for a in case.attachments.all() if a.content_type.startswith("image/")

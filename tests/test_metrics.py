@@ -236,3 +236,25 @@ def test_the_lists_hold_the_cases_the_figures_count(cast, territory):
     assert street.overdue == 1
     assert [c.number for c in reopened(Case.objects.all(), **span)] == [sent_back.number]
     assert street.reopens == 1
+
+
+def test_a_merged_duplicate_counts_as_merged_and_its_reporter_as_a_supporter(cast, territory):
+    kept = report(cast.dispatcher, reporter_name="王阿姨")
+    duplicate = report(cast.worker)
+    services.case_reject(
+        actor=cast.dispatcher, number=duplicate.number, reason="duplicate", duplicate_of=kept.number
+    )
+    invalid = report(cast.worker)
+    services.case_reject(actor=cast.dispatcher, number=invalid.number, reason="invalid")
+    services.case_support(actor=cast.mediator, number=kept.number, words="我也看到")
+    now = timezone.now()
+    a1 = metrics(
+        Case.objects.all(),
+        start=now - timedelta(days=1),
+        end=now + timedelta(days=1),
+        group="community",
+    )[territory.a1.pk]
+    assert (a1.rejected, a1.merged) == (1, 1)
+    assert a1.supporters == 2  # the merged case's reporter and one "me too"
+    assert a1.accepted == 1  # the kept case; a merged duplicate is not a second one
+    assert combine({1: a1, 2: a1}).merged == 2

@@ -169,6 +169,8 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         *dashboard_paths(p),
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
+    # Before the HTML actions: their refusals leave messages the next page would show.
+    result += me_too(p)
     # The case search, by B's text and part of B's number (the whole number is the
     # user's own input, echoed in the search box), and a filter by B's community.
     result += [
@@ -186,6 +188,21 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
     result.append(("post", "/r/", {"number": [n], "code": ["WRONG2"]}))
     result += [("post", f"/api/v1/cases/{n}/{a}/", {"route": "onsite"}) for a in API_ACTIONS]
     return result
+
+
+def me_too(p: Probe) -> list[tuple[str, str, dict]]:
+    """Offered nearby cases and joining one as a supporter: in the API and on the hotline screen."""
+    lon, lat = B_AT_THE_BORDER
+    hotline = {
+        "category": "0101", "urgency": "general", "description": "我也要反映", "lon": lon,
+        "lat": lat, "source": "hotline", "reporter_name": "路人",
+    }  # fmt: skip
+    return [
+        ("get", "/api/v1/cases/nearby/", {"category": "0101", "lon": lon, "lat": lat}),
+        ("post", f"/api/v1/cases/{p.case.number}/support/", {"words": "我也看到"}),
+        ("post", "/cases/new/", hotline),
+        ("post", "/cases/new/", hotline | {"support": [p.case.number]}),
+    ]
 
 
 def dashboard_paths(p: Probe) -> list[str]:
@@ -296,6 +313,7 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
     n = probe.case.number
     assert {f"/cases/{n}/", f"/api/v1/cases/{n}/", f"/map/cases/{n}.json", probe.photo_url} <= paths
     assert "/cases/search/" in paths
+    assert "/api/v1/cases/nearby/" in paths
     assert f"/open311/v2/requests/{n}.json" in paths
 
 

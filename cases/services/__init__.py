@@ -18,7 +18,8 @@ only after commit.
 - steps: the loop's actions (triage … return visit, claim);
 - ownership: who owns a step now, claims given back, stranded cases;
 - supervision: urge, reassign, take over, transfer;
-- residents: the resident's code, link and own rating; who sees their phone.
+- residents: the resident's code, link and own rating; who sees their phone;
+- support: "me too", a supporter joins an open case instead of a second case.
 """
 
 from cases.services.deadlines import deadline_sweep, time_limit
@@ -31,6 +32,7 @@ from cases.services.selectors import (
     filtered_cases,
     find_duplicates,
     get_case_for,
+    nearby_open_cases,
     open_task,
     visible_cases,
 )
@@ -52,6 +54,7 @@ from cases.services.supervision import (
     case_transfer,
     case_urge,
 )
+from cases.services.support import case_support
 from cases.services.timeline import entry_for, record, record_many
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "case_resident_rate",
     "case_return",
     "case_return_visit",
+    "case_support",
     "case_take_over",
     "case_transfer",
     "case_triage",
@@ -79,6 +83,7 @@ __all__ = [
     "filtered_cases",
     "find_duplicates",
     "get_case_for",
+    "nearby_open_cases",
     "open_task",
     "record",
     "record_many",

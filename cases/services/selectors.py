@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from cases.models import OPEN_STATES, Case, DeadlineState
+from cases.models import OPEN_STATES, Case, Category, DeadlineState
 from cases.services.errors import NotFound
 from grid.querysets import within_metres
 from grid.territory import Territory
@@ -149,6 +151,40 @@ def find_duplicates(case: Case, *, viewer: AnyUser, limit: int = 10) -> QuerySet
         )
         .exclude(pk=case.pk)
         .annotate(distance=Distance("location", case.location))
+        .filter(distance__lte=DUPLICATE_RADIUS_M)
+        .order_by("distance")[:limit]
+    )
+
+
+def nearby_open_cases(
+    viewer: AnyUser,
+    *,
+    category: Category,
+    point: Point,
+    now: datetime | None = None,
+    territory: Territory | None = None,
+    limit: int = 10,
+) -> QuerySet[Case]:
+    """What a reporter is offered to support instead of reporting again ("me too"):
+    open cases of the same category within 100 m, reported in the last 7 days,
+    among those `viewer` may see, nearest first, each with its `distance`.
+
+    Cases the viewer reported for themselves or already supports are left out:
+    they cannot join them a second time (a dispatcher's hotline cases, reported
+    for residents, stay in).
+    """
+    now = now or timezone.now()
+    return (
+        visible_cases(viewer, territory)
+        .filter(
+            within_metres("location", point, DUPLICATE_RADIUS_M),
+            category=category,
+            state__in=OPEN_STATES,
+            reported_at__gte=now - DUPLICATE_WINDOW,
+        )
+        .exclude(reporter=viewer, reporter_name="", reporter_phone="")
+        .exclude(supporters__user=viewer)
+        .annotate(distance=Distance("location", point))
         .filter(distance__lte=DUPLICATE_RADIUS_M)
         .order_by("distance")[:limit]
     )

@@ -27,7 +27,6 @@ from cases import loop
 from cases.loop import End
 from cases.models import (
     REJECTION_REASONS,
-    Attachment,
     Case,
     CaseCellWorker,
     Category,
@@ -46,6 +45,7 @@ from cases.services.ownership import owners
 from cases.services.permissions import can_act, supervises
 from cases.services.photos import Checked, check_photos, save_photos
 from cases.services.selectors import get_case_for, open_task, visible_cases
+from cases.services.support import merge_supporters
 from cases.services.timeline import record
 from grid.models import Department
 
@@ -164,12 +164,7 @@ def _tell(ctx: StepContext, kind: str, also: Iterable[int | None], note: str) ->
     of it; at the end, the person who reported the case. Never the actor."""
     case = ctx.case
     if not case.is_open:
-        if case.reporter_id and case.reporter_id != ctx.actor.pk:
-            text = _("Case %(n)s that you reported is finished: %(how)s.") % {
-                "n": case.number,
-                "how": case.get_closure_reason_display() or case.get_state_display(),
-            }
-            notify([case.reporter_id], case, NotificationKind.CLOSED, text)
+        _tell_reporters(ctx)
         return
     people = set(owners(case).values_list("pk", flat=True)) | {u for u in also if u}
     people.discard(ctx.actor.pk)
@@ -180,6 +175,34 @@ def _tell(ctx: StepContext, kind: str, also: Iterable[int | None], note: str) ->
     }
     text = texts[kind] % {"n": case.number, "s": case.get_state_display(), "note": note}
     notify(people, case, kind, text)
+
+
+def _tell_reporters(ctx: StepContext) -> None:
+    """At the end, whoever reported the case and every user who supported it ("me
+    too") hear how it ended; a merged duplicate's reporter hears where it went."""
+    case = ctx.case
+    how = case.get_closure_reason_display() or case.get_state_display()
+    if case.merged_into_id:
+        text = _(
+            "Case %(n)s that you reported was merged into %(m)s, which was reported "
+            "already; you will hear its outcome."
+        ) % {"n": case.number, "m": case.merged_into.number}
+    else:
+        text = _("Case %(n)s that you reported is finished: %(how)s.") % {
+            "n": case.number,
+            "how": how,
+        }
+    if case.reporter_id and case.reporter_id != ctx.actor.pk:
+        notify([case.reporter_id], case, NotificationKind.CLOSED, text)
+    supporters = set(case.supporters.filter(user__isnull=False).values_list("user_id", flat=True))
+    supporters -= {ctx.actor.pk, case.reporter_id}
+    if not supporters:
+        return
+    text = _("Case %(n)s that you reported too is finished: %(how)s.") % {
+        "n": case.number,
+        "how": how,
+    }
+    notify(supporters, case, NotificationKind.CLOSED, text)
 
 
 def _take(activation: Any, task: Task, actor: AnyUser) -> None:
@@ -336,7 +359,8 @@ def _merge_target(actor: AnyUser, case: Case, number: str) -> Case:
 
 
 def _merge_into(ctx: StepContext, original: Case) -> None:
-    """Copy the duplicate's photos and reporter onto the original, on its timeline."""
+    """The duplicate's reporter (and supporters) become supporters of the original; its
+    photos join the original, on the original's timeline."""
     duplicate = ctx.case
     reporter = duplicate.reporter_name or (
         duplicate.reporter.get_full_name() if duplicate.reporter else ""
@@ -356,15 +380,7 @@ def _merge_into(ctx: StepContext, original: Case) -> None:
         },
         at=ctx.now,
     )
-    for photo in duplicate.attachments.all():
-        Attachment.objects.create(
-            case=original,
-            entry=entry,
-            file=photo.file.name,
-            content_type=photo.content_type,
-            size=photo.size,
-            uploaded_by=photo.uploaded_by,
-        )
+    merge_supporters(actor=ctx.actor, duplicate=duplicate, into=original, entry=entry)
 
 
 @_run_step

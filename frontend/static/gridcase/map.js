@@ -257,6 +257,7 @@
         "<p>" + text(t.state) + ": " + text(c.state_label) + "<br>" + text(t.deadline) + ": " + text(c.deadline_label) +
         (c.step_due ? " (" + new Date(c.step_due).toLocaleString() + ")" : "") + "</p>" +
         "<p>" + text(t.handler) + ": " + text(c.handler || "–") + "</p>" +
+        (c.supporters ? '<p class="supporters">' + text(t.reported_by.replace("{n}", c.supporters + 1)) + "</p>" : "") +
         "<p>" + text(c.description) + "</p>" +
         c.photos.map(function (src) { return '<img alt="" src="' + encodeURI(src) + '">'; }).join("") +
         "<h3>" + text(t.timeline) + "</h3><ol>" + c.timeline.map(function (e) {

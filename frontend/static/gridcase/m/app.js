@@ -153,7 +153,8 @@
       $("outbox-count").textContent = items.length;
       state.outbox = items;
       $("outbox").innerHTML = items.map(function (item) {
-        var label = item.kind === "report" ? t.report : t.step + " " + esc(item.number || "");
+        var label = item.kind === "report" ? t.report
+          : (item.kind === "support" ? t.support : t.step) + " " + esc(item.number || "");
         var status = item.status === "refused"
           ? '<span class="tag refused">' + esc(t.refused) + "</span> " + esc(item.reason)
           : '<span class="tag pending">' + esc(t.queued) + "</span>";
@@ -475,11 +476,18 @@
   // What the worker is told once the send was tried: the case number, queued, or why not.
   function showOutcome(item, outcome) {
     if (outcome.status === "sent") {
-      notice(item.kind === "report" ? esc(t.reported_number) + " " + caseLink(outcome.number) : esc(t.step_sent));
+      var sent = { report: t.reported_number, support: t.supported_number }[item.kind];
+      notice(sent ? esc(sent) + " " + caseLink(outcome.number) : esc(t.step_sent));
     } else if (outcome.status === "pending") {
       notice(esc(t.queued_notice));
     } else if (item.kind === "report") {
       editReport(item);
+      return;
+    } else if (item.kind === "support" && item.report) {
+      // The case closed meanwhile (or another refusal): back to the report as entered.
+      outboxDelete(item.id).then(renderOutbox);
+      editReport(item.report);
+      $("report-error").textContent = t.refused + ": " + outcome.reason;
       return;
     } else {
       notice(esc(t.refused) + ": " + esc(outcome.reason));
@@ -510,12 +518,69 @@
     var submit = f.querySelector("button[type=submit]");
     submit.disabled = true;
     notice("");
-    // The form is cleared only once the report is accepted or safely queued.
+    // A report corrected after a refusal was offered its neighbours already.
+    var asked = state.editing ? Promise.resolve([]) : nearbyCases(item.fields);
+    asked.then(function (cases) {
+      if (cases.length) { submit.disabled = false; offerMeToo(cases, item); return; }
+      sendItem(item, submit);
+    });
+  });
+
+  // The form is cleared only once the item is accepted or safely queued.
+  function sendItem(item, submit) {
+    submit.disabled = true;
     enqueue(item).then(function (outcome) {
       submit.disabled = false;
-      if (outcome.status !== "refused") resetReport();
+      if (outcome.status !== "refused" || item.kind !== "report") resetReport();
+      closeMeToo();
       showOutcome(item, outcome);
     }, function () { submit.disabled = false; });
+  }
+
+  // ---- me too: an open case of the same kind nearby is offered before a new one --
+  // Without signal (or a slow one) nothing is asked: the report goes as usual.
+  function nearbyCases(fields) {
+    if (!navigator.onLine) return Promise.resolve([]);
+    var url = "/api/v1/cases/nearby/?category=" + encodeURIComponent(fields.category) +
+      "&lon=" + encodeURIComponent(fields.lon) + "&lat=" + encodeURIComponent(fields.lat);
+    var asked = getJSON(url).catch(function () { return []; });
+    var patience = new Promise(function (resolve) { setTimeout(function () { resolve([]); }, 5000); });
+    return Promise.race([asked, patience]);
+  }
+  function offerMeToo(cases, item) {
+    state.offered = cases.map(function (c) { return c.number; });
+    state.pendingReport = item;
+    $("me-too-list").innerHTML = cases.map(function (c) {
+      return "<li><p><b>" + esc(t.me_too.replace("{m}", c.distance_m)) + "</b></p><p>" +
+        esc(c.number) + " · " + esc(c.category_name) + " · " + esc(c.state_label) +
+        (c.supporters ? " · " + esc(t.reported_too.replace("{n}", c.supporters + 1)) : "") +
+        "<br>" + esc(c.description.slice(0, 80)) + "</p>" +
+        '<button type="button" class="big primary" data-support="' + esc(c.number) + '">' +
+        esc(t.add_to) + "</button></li>";
+    }).join("");
+    $("me-too").hidden = false;
+    $("me-too").scrollIntoView();
+  }
+  function closeMeToo() {
+    $("me-too").hidden = true;
+    $("me-too-list").innerHTML = "";
+    state.pendingReport = null;
+  }
+  $("me-too").addEventListener("click", function (e) {
+    var item = state.pendingReport;
+    if (!item) return;
+    var submit = $("report-form").querySelector("button[type=submit]");
+    var number = e.target.getAttribute("data-support");
+    if (number) {
+      sendItem({
+        kind: "support", number: number, summary: item.summary,
+        url: "/api/v1/cases/" + encodeURIComponent(number) + "/support/",
+        fields: { words: item.fields.description, source: "grid_worker" },
+        photos: item.photos, report: item,
+      }, submit);
+    } else if (e.target.id === "me-too-new") {
+      sendItem(item, submit);
+    }
   });
 
   // ---- tasks ------------------------------------------------------------------
