@@ -35,7 +35,7 @@ from cases.models import (
     Urgency,
 )
 from cases.services.photos import PHOTO_TYPES
-from cases.services.residents import link_token
+from cases.services.residents import link_token, tells_code
 from grid.territory import Territory
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -149,10 +149,7 @@ def case_detail(case: Case, request: Request, known: services.ReportResult | Non
             "consent": case.reporter_consent,
         },
         # What the resident is told, so whoever answers their call can tell it again.
-        "access_code": case.access_code,
-        "resident_url": request.build_absolute_uri(
-            reverse("resident:case", kwargs={"token": link_token(case)})
-        ),
+        **_resident_access(case, request, acts),
         "parties": [{"name": p.name, **({"phone": p.phone} if phones else {})} for p in parties],
         "timeline": [
             {
@@ -211,6 +208,13 @@ def photo_item(case: Case, attachment: Attachment, request: Request) -> dict:
         "by": _person(attachment.uploaded_by),
         "at": attachment.uploaded,
     }
+
+
+def _resident_access(case: Case, request: Request, acts: bool) -> dict:
+    if not tells_code(request.user, case, acts=acts):
+        return {"access_code": "", "resident_url": None}
+    url = reverse("resident:case", kwargs={"token": link_token(case)})
+    return {"access_code": case.access_code, "resident_url": request.build_absolute_uri(url)}
 
 
 class ListFilters(serializers.Serializer):

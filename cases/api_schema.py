@@ -104,7 +104,11 @@ class CaseDetail(CaseSummary):
     access_code = serializers.CharField(
         allow_blank=True, help_text="with the number, opens the resident's page"
     )
-    resident_url = serializers.URLField(help_text="the resident's page for this case (/r/…)")
+    resident_url = serializers.URLField(
+        allow_null=True,
+        help_text="the resident's page for this case (/r/…); the code and the link only for "
+        "who took the report or deals with the residents, never for the case's handler",
+    )
     parties = PartyShown(many=True)
     timeline = TimelineItem(many=True)
     photos = Photo(many=True)

@@ -110,7 +110,10 @@ def follow(request: HttpRequest, token: str) -> HttpResponse:
     form = RatingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.case_resident_rate(number=case.number, **form.cleaned_data)
+            browser_user = request.user if request.user.is_authenticated else None
+            services.case_resident_rate(
+                number=case.number, browser_user=browser_user, **form.cleaned_data
+            )
         except services.ServiceError as exc:
             form.add_error(None, str(exc))
         else:

@@ -72,7 +72,9 @@ def case_detail(request: HttpRequest, number: str, bound: dict | None = None) ->
         "reporter_phone": services.reporter_phone_for(request.user, case, via="page", acts=can_act),
         "resident_link": request.build_absolute_uri(
             reverse("resident:case", kwargs={"token": residents.link_token(case)})
-        ),
+        )
+        if residents.tells_code(request.user, case, acts=can_act)
+        else "",
         "photos": case.attachments.filter(content_type__startswith="image/"),
         "timeline": case.timeline.select_related("actor").prefetch_related("attachments"),
         "tile_url": settings.TILE_URL,

@@ -175,6 +175,30 @@ def test_an_unsatisfied_resident_reopens_the_case_as_a_workers_call_would(cast):
     services.case_resident_rate(number=case.number, satisfaction="unsatisfied", words="没弄好")
     case.refresh_from_db()
     assert case.state == State.ONSITE and case.reopen_count == 1
+    # Handled again and closed by a worker's call: the resident may rate this round too.
+    services.case_handle(actor=cast.worker, number=case.number, result="重新清理")
+    services.case_verify(actor=cast.worker2, number=case.number, passed=True)
+    services.case_return_visit(actor=cast.dispatcher, number=case.number, satisfaction="basic")
+    services.case_resident_rate(number=case.number, satisfaction="satisfied")
+    case.refresh_from_db()
+    assert (case.satisfaction, case.resident_satisfaction) == ("basic", "satisfied")
+
+
+def test_the_handler_cannot_rate_their_own_work_as_the_resident(cast):
+    case = to_return_visit(cast, hotline_case(cast))
+    # The handler is not given the code or the link ...
+    assert api(cast.worker).get(f"/api/v1/cases/{case.number}/").json()["resident_url"] is None
+    assert (
+        case.access_code
+        not in logged_in(cast.worker).get(f"/cases/{case.number}/").content.decode()
+    )
+    # ... and a link that reached them anyway does not take their rating.
+    handler = logged_in(cast.worker)
+    answer = handler.post(f"/r/{residents.link_token(case)}/", {"satisfaction": "satisfied"})
+    assert answer.status_code == 400
+    assert Case.objects.get(pk=case.pk).state == State.RETURN_VISIT
+    # The hotline dispatcher who took the report has them, to tell the resident again.
+    assert api(cast.dispatcher).get(f"/api/v1/cases/{case.number}/").json()["access_code"]
 
 
 def test_after_a_workers_call_the_residents_own_rating_is_recorded_beside_it(cast):

@@ -5,6 +5,22 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def give_open_cases_codes(apps, schema_editor):
+    """Cases open on the day this arrives get a code too: their residents may call."""
+    from cases.services.residents import new_access_code
+
+    Case = apps.get_model("cases", "Case")
+    pending = Case.objects.exclude(state__in=["closed", "rejected"]).filter(access_code="")
+    batch = []
+    for case in pending.only("pk").iterator(chunk_size=2000):
+        case.access_code = new_access_code()
+        batch.append(case)
+        if len(batch) == 2000:
+            Case.objects.bulk_update(batch, ["access_code"])
+            batch = []
+    Case.objects.bulk_update(batch, ["access_code"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -47,4 +63,5 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'phone numbers shown',
             },
         ),
+        migrations.RunPython(give_open_cases_codes, migrations.RunPython.noop),
     ]

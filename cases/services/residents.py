@@ -94,8 +94,14 @@ def may_rate(case: Case) -> bool:
     return bool(case.state == State.CLOSED and case.satisfaction and not case.resident_satisfaction)
 
 
-def case_resident_rate(*, number: str, satisfaction: str, words: str = "") -> TimelineEntry:
-    """The resident rates their case (满意 / 基本满意 / 不满意) on their own page."""
+def case_resident_rate(
+    *, number: str, satisfaction: str, words: str = "", browser_user: AnyUser | None = None
+) -> TimelineEntry:
+    """The resident rates their case (满意 / 基本满意 / 不满意) on their own page.
+
+    `browser_user` is whoever is logged in in the browser that sends it, if anyone:
+    the case's handler never rates their own work, on this page either.
+    """
     if satisfaction not in Satisfaction.values:
         raise ServiceError(_("Choose how satisfied you are."))
     words = words.strip()[:1000]
@@ -103,6 +109,8 @@ def case_resident_rate(*, number: str, satisfaction: str, words: str = "") -> Ti
         case = Case.objects.select_for_update().filter(number=number).first()
         if case is None or not may_rate(case):
             raise ServiceError(_("This case cannot be rated now."))
+        if browser_user is not None and browser_user.pk == case.handler_id:
+            raise ServiceError(_("You handled this case: its rating is the resident's."))
         if case.state == State.RETURN_VISIT:
             task = open_task(case)
             actor = resident_actor()
@@ -140,6 +148,17 @@ def calls_back(user: AnyUser, case: Case, *, acts: bool | None = None) -> bool:
     if case.state != State.RETURN_VISIT:
         return False
     return can_act(user, case) if acts is None else acts
+
+
+def tells_code(user: AnyUser, case: Case, *, acts: bool | None = None) -> bool:
+    """Who sees the resident's code and link, to tell them again: who took the report and
+    who may call back or handles the case's residents, but never its handler (the code
+    rates the case)."""
+    from cases.services.permissions import shows_party_phones
+
+    if not user.is_authenticated or user.pk == case.handler_id:
+        return False
+    return user.pk == case.reporter_id or shows_party_phones(user, case, acts=acts)
 
 
 def reporter_phone_for(user: AnyUser, case: Case, *, via: str, acts: bool | None = None) -> str:

@@ -617,6 +617,9 @@ def visit_outcome(
             satisfaction=satisfaction,
             reopen_count=case.reopen_count + 1,
             visit_reopens=case.visit_reopens + 1,
+            # The next return visit asks the resident again (this rating is on the timeline).
+            resident_satisfaction="",
+            resident_words="",
         )
     if satisfaction == Satisfaction.UNSATISFIED:
         reason = ClosureReason.UNSATISFIED_FINAL  # after an agreement too: not resolved
