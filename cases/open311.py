@@ -305,7 +305,9 @@ def _mask(text: str) -> str:
 def _public_row(case: Case, request: HttpRequest) -> dict:
     """The staff row less everything personal or internal."""
     row = _request_row(case)
-    centre = case.cell_centre or case.location
+    # The cell's centre; a case outside every cell, its community's or street's:
+    # never the point itself (the resident's door).
+    centre = case.cell_centre or case.community_centre or case.street_centre
     unit = case.community or case.street
     photos = case.public_photos
     row |= {
@@ -339,7 +341,11 @@ def _readable(request: HttpRequest) -> tuple[QuerySet[Case], bool]:
     cases = (
         public_cases()
         .select_related("category", "street", "community", "department")
-        .annotate(cell_centre=Centroid("cell__boundary"))
+        .annotate(
+            cell_centre=Centroid("cell__boundary"),
+            community_centre=Centroid("community__boundary"),
+            street_centre=Centroid("street__boundary"),
+        )
         .prefetch_related(_public_photos())
     )
     return cases, True

@@ -261,6 +261,19 @@ def test_anyone_reads_public_requests_without_a_key(client, cast, territory):
     assert row["status_notes"] == str(litter.get_state_display())
 
 
+def test_a_case_outside_every_cell_is_shown_at_its_communitys_or_streets_centre(
+    client, cast, territory
+):
+    door = (114.29731, 30.56123)  # in street A, in no community
+    case = report(cast.coordinator, point=door)
+    assert case.cell is None
+    (row,) = client.get(f"/open311/v2/requests/{case.number}.json").json()
+    unit = case.community or case.street
+    centre = unit.boundary.centroid
+    assert (row["long"], row["lat"]) == pytest.approx((centre.x, centre.y), abs=1e-5)
+    assert (row["long"], row["lat"]) != pytest.approx(door, abs=1e-3)
+
+
 def test_disputes_hazards_and_private_kinds_are_never_in_a_public_read(client, cast):
     dispute = accepted(cast, code="0101", parties=[{"name": "钱当事"}])
     hazard = accepted(cast, code="0303")
