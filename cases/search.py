@@ -143,6 +143,10 @@ class SearchForm(forms.Form):
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
+        for name, day in (("since", since), ("until", until)):
+            # The office's records, not any date a calendar allows (9999-12-31 has no next day).
+            if day and not 2000 <= day.year <= 2100:
+                self.add_error(name, _("Choose a date between 2000 and 2100."))
         if since and until and until < since:
             self.add_error("until", _("The end is before the start."))
         return data

@@ -351,3 +351,13 @@ def test_my_exports_shows_progress_and_a_failures_reason_without_a_download(cast
     assert "别人的导出" not in rows
     assert "/download/" not in rows
     assert 'http-equiv="refresh"' in html  # it refreshes itself while one is running
+
+
+def test_a_date_no_office_record_can_have_is_a_form_error(cast, sample):
+    session = logged_in(cast.leader)
+    for bad in ("until=9999-12-31", "since=0001-01-01"):
+        page = session.get(f"/cases/search/?{bad}", HTTP_ACCEPT_LANGUAGE="en")
+        assert page.status_code == 400
+        assert "Choose a date between 2000 and 2100." in page.content.decode()
+        export = session.post(f"/cases/search/export/?{bad}", {"format": "csv"})
+        assert export.status_code == 400

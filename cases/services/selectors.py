@@ -103,7 +103,7 @@ def text_matches(text: str) -> Q:
 
     Chinese has no spaces between words, so this is a substring match, not a
     word search. On PostgreSQL `icontains` is UPPER(column) LIKE UPPER('%…%'),
-    which the trigram indexes of migration 0006 serve for three characters or
+    which the trigram indexes of migration 0010 serve for three characters or
     more; on SpatiaLite it is a LIKE over the rows the other filters left.
     """
     return Q(number__icontains=text) | Q(description__icontains=text) | Q(address__icontains=text)
