@@ -634,6 +634,10 @@ def test_replacing_a_communitys_boundary_clips_its_neighbour_and_relocates_open_
     assert entry.data["from"]["cell"] == "420106002002001"
     assert entry.data["to"] == {"street": "420106002", "community": "420106002001", "cell": None}
     assert "420106002002001" in entry.note
+    # The step is new to A1's dispatcher, who owns it now: told, as a transfer tells.
+    from cases.models import Notification
+
+    assert Notification.objects.filter(user=cast.dispatcher, case=moving, kind="task").exists()
     assert Case.objects.get(pk=staying.pk).cell.code == "420106002002002"
     assert staying.timeline.count() == 1
     # The territory is consistent again apart from A1's new strip, which has no cells yet.

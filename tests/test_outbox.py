@@ -314,3 +314,11 @@ def test_the_timer_process_sends_the_outbox(cast, settings, tmp_path):
     call_command("run_timers", "--once", stdout=io.StringIO())
     assert OutboxMessage.objects.get().status == "sent"
     assert len(settings.NOTIFY_FILE.read_text().splitlines()) == 1
+
+
+def test_a_group_robot_gets_one_post_for_one_case_however_many_chose_it(cast, channels):
+    for person in (cast.worker, cast.worker2):
+        preferences_set(user=person, phone="", wanted=[("urge", "robot")])
+    urged_case(cast)
+    assert Notification.objects.filter(kind="urge").count() == 2
+    assert OutboxMessage.objects.filter(channel="robot").count() == 1

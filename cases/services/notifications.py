@@ -109,13 +109,17 @@ def enqueue(saved: list[Notification]) -> list[OutboxMessage]:
     for user_id, kind, channel in wanted:
         channels.setdefault((user_id, kind), []).append(channel)
     now = timezone.now()
-    return OutboxMessage.objects.bulk_create(
-        [
-            OutboxMessage(notification=n, channel=channel, next_attempt=now)
-            for n in saved
-            for channel in channels.get((n.user_id, n.kind), ())
-        ]
-    )
+    rows, posted = [], set()
+    for n in saved:
+        for channel in channels.get((n.user_id, n.kind), ()):
+            if settings.NOTIFY_CHANNELS[channel]["ADDRESS"] == "group":
+                # One group robot, one post: five owners told of one case are one message.
+                key = (channel, n.kind, n.case_id, tuple(n.data.get("cases", ())))
+                if key in posted:
+                    continue
+                posted.add(key)
+            rows.append(OutboxMessage(notification=n, channel=channel, next_attempt=now))
+    return OutboxMessage.objects.bulk_create(rows)
 
 
 def tell(user_ids: list[int]) -> None:

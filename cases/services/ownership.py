@@ -22,7 +22,7 @@ from viewflow.workflow.status import STATUS
 from cases import loop
 from cases.models import OPEN_STATES, Case, Notification, NotificationKind
 from cases.services.deadlines import supervisors
-from cases.services.notifications import deliver
+from cases.services.notifications import deliver, notify
 from cases.services.permissions import can_act
 from cases.services.selectors import visible_cases
 from cases.services.timeline import record
@@ -198,3 +198,14 @@ def owners(case: Case) -> QuerySet:
     if rule.independent and case.handler_id:
         people = people.exclude(pk=case.handler_id)
     return people.distinct().order_by("username")
+
+
+def tell_moved(case: Case, *, known: set[int | None]) -> None:
+    """A case moved to another unit (转办, redrawn boundaries): its step is new to the
+    new unit's owners, in their inbox now; `known` (who moved it, who had it) are not told."""
+    people = set(owners(case).values_list("pk", flat=True)) - known
+    text = _("Case %(n)s was transferred to you at “%(s)s”.") % {
+        "n": case.number,
+        "s": case.get_state_display(),
+    }
+    notify(people, case, NotificationKind.TASK, text)

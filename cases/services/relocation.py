@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import OPEN_STATES, Case
+from cases.services.ownership import owners, tell_moved
 from cases.services.timeline import record
 from grid.locate import Location, OutsideTerritory, locate
 from grid.models import Community
@@ -86,6 +87,7 @@ def _move(case: Case, where: Location, now) -> None:
         "old": before["cell"] or before["community"] or before["street"],
         "new": after["cell"] or after["community"] or after["street"],
     }
+    owned_by = set(owners(case).values_list("pk", flat=True))
     if where.street.pk != case.street_id:
         # First under the old street: its maps take the case off.
         record(case, "transferred_out", from_state=case.state, note=note, at=now)
@@ -99,3 +101,5 @@ def _move(case: Case, where: Location, now) -> None:
         data={"from": before, "to": after, "locate": where.method},
         at=now,
     )
+    # Owners who had it before already know it; the new ones are told.
+    tell_moved(case, known=owned_by)

@@ -19,7 +19,7 @@ from cases.models import Case, DeadlineState, NotificationKind, TimelineEntry
 from cases.services.deadlines import WARN_FRACTION
 from cases.services.errors import ServiceError
 from cases.services.notifications import notify
-from cases.services.ownership import owners
+from cases.services.ownership import owners, tell_moved
 from cases.services.permissions import can_act
 from cases.services.steps import StepContext, _begin, _run_step, _take
 from cases.services.timeline import record
@@ -220,11 +220,5 @@ def case_transfer(
         client_id=client_id,
         at=ctx.now,
     )
-    # The step is new to the new unit's owners: it is in their inbox now.
-    people = set(owners(case).values_list("pk", flat=True)) - {actor.pk}
-    text = _("Case %(n)s was transferred to you at “%(s)s”.") % {
-        "n": case.number,
-        "s": case.get_state_display(),
-    }
-    notify(people, case, NotificationKind.TASK, text)
+    tell_moved(case, known={actor.pk})
     return entry
