@@ -702,12 +702,20 @@
   function loadNotifications() {
     return getJSON("/api/v1/notifications/").then(function (rows) {
       state.notifications = rows;
-      $("notifications").innerHTML = rows.length ? rows.map(function (n) {
-        return '<li data-id="' + n.id + '" class="' + (n.read ? "read" : "unread") + '"><a href="#case/' +
-          encodeURIComponent(n.case) + '" data-read="' + n.id + '"><b>' + esc(n.case) + '</b> <span class="muted">' +
-          esc(when(n.created)) + "</span><br>" + esc(n.text) + "</a></li>";
-      }).join("") : '<li class="muted">' + esc(t.no_notifications) + "</li>";
+      $("notifications").innerHTML = rows.length ? rows.map(notificationItem).join("") :
+        '<li class="muted">' + esc(t.no_notifications) + "</li>";
     }).catch(function () { /* offline: the list waits for signal */ });
+  }
+  function caseLink(number, id) {
+    return '<a href="#case/' + encodeURIComponent(number) + '" data-read="' + id + '"><b>' + esc(number) + "</b></a>";
+  }
+  // One case, or a digest (case null): its text, then each of its cases the reader may see.
+  function notificationItem(n) {
+    var head = n.case ? caseLink(n.case, n.id) + " " : "";
+    var cases = n.case ? "" : '<br><span class="digest">' +
+      (n.cases || []).map(function (number) { return caseLink(number, n.id); }).join(" ") + "</span>";
+    return '<li data-id="' + n.id + '" class="' + (n.read ? "read" : "unread") + '">' + head +
+      '<span class="muted">' + esc(when(n.created)) + "</span><br>" + esc(n.text) + cases + "</li>";
   }
   function markRead(ids) {
     return fetch("/api/v1/notifications/read/", {
