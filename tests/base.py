@@ -240,17 +240,26 @@ def body(**overrides) -> dict:
     return {"category": "0401", "description": "垃圾堆放", "lon": lon, "lat": lat} | overrides
 
 
-def wait_done(client, url: str) -> dict:
-    """Poll an export's status URL until it is done or failed (a condition, not a sleep)."""
+def wait_for(condition, seconds: float = 30, step: float = 0.2) -> None:
+    """Wait until `condition()` holds (checked every `step`), or fail after `seconds`."""
     import time
 
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        answer = client.get(url).json()
-        if answer["status"] in ("done", "failed"):
-            return answer
-        time.sleep(0.2)
-    raise AssertionError("export did not finish")
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+
+
+def wait_done(client, url: str) -> dict:
+    """Poll an export's status URL until it is done or failed (a condition, not a sleep)."""
+    answers = []
+
+    def finished() -> bool:
+        answers.append(client.get(url).json())
+        return answers[-1]["status"] in ("done", "failed")
+
+    wait_for(finished, seconds=120)
+    return answers[-1]
 
 
 def exported(client, fmt: str) -> bytes:

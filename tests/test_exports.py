@@ -5,7 +5,6 @@ import csv
 import io
 import os
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from openpyxl import load_workbook
 
 from cases.exports import recover_stale
 from cases.models import Case, Category, Export
-from tests.base import api, build_cast, build_territory, exported, report, wait_done
+from tests.base import api, build_cast, build_territory, exported, report, wait_done, wait_for
 from tests.live import task_worker
 
 pytestmark = pytest.mark.usefixtures("reference_data")
@@ -52,14 +51,6 @@ def csv_rows(content: bytes) -> list[list[str]]:
 
 def by_header(rows: list[list]) -> list[dict]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
-
-
-def wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
 
 
 def test_an_export_of_ten_thousand_cases_arrives_whole(settings, tmp_path):
@@ -205,7 +196,8 @@ def test_an_export_whose_worker_is_killed_is_started_over_and_finished_by_the_ne
     pk = started["id"]
     # Small batches: many progress steps, so the kill lands mid-export.
     with task_worker(EXPORT_BATCH="20") as worker:
-        wait_until(lambda: Export.objects.get(pk=pk).done > 0)
+        # A short step: the worker is caught mid-file, before it finishes.
+        wait_for(lambda: Export.objects.get(pk=pk).done > 0, seconds=60, step=0.02)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
     left = client.get(started["status_url"]).json()

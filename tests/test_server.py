@@ -4,14 +4,13 @@ share the port, a dead one is replaced, and SIGTERM lets a request in flight fin
 import os
 import signal
 import threading
-import time
 import urllib.request
 
 import pytest
 from rest_framework.authtoken.models import Token
 
 from cases.models import Case
-from tests.base import POINT_A1_001, build_cast, build_territory
+from tests.base import POINT_A1_001, build_cast, build_territory, wait_for
 from tests.live import live_server, post_json, workers_of
 
 
@@ -19,13 +18,6 @@ def report_through(url: str, token: str, text: str) -> dict:
     lon, lat = POINT_A1_001
     body = {"category": "0401", "description": text, "lon": lon, "lat": lat}
     return post_json(url + "/api/v1/cases/", body, token)
-
-
-def wait_for(condition, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def healthy(url: str) -> bool:
