@@ -351,23 +351,12 @@ def _report_from_hotline(
             photos=data["photos"],
         )
     except services.ServiceError as exc:
-        form.add_error(None, str(exc))
-        ctx = {"form": form, "tile_url": settings.TILE_URL}
-        return render(request, "cases/report.html", ctx, status=400)
-    case = result.case
-    messages.success(
-        request,
-        _(
-            "Case %(n)s reported. Tell the resident the number and the access code "
-            "%(code)s: with them they follow the case at %(url)s"
-        )
-        % {
-            "n": case.number,
-            "code": case.access_code,
-            "url": request.build_absolute_uri(reverse("resident:lookup")),
-        },
+        return _report_refused(request, form, exc)
+    text = _(
+        "Case %(n)s reported. Tell the resident the number and the access code "
+        "%(code)s: with them they follow the case at %(url)s"
     )
-    return redirect("cases:detail", number=case.number)
+    return _tell_the_resident(request, result.case, text)
 
 
 def _support_from_hotline(
@@ -386,22 +375,26 @@ def _support_from_hotline(
             source=data["source"],
         )
     except services.ServiceError as exc:
-        form.add_error(None, str(exc))
-        ctx = {"form": form, "tile_url": settings.TILE_URL}
-        return render(request, "cases/report.html", ctx, status=400)
-    case = supporter.case
-    messages.success(
-        request,
-        _(
-            "The resident was added to case %(n)s as a supporter. Tell them the number and "
-            "the access code %(code)s: with them they follow the case at %(url)s"
-        )
-        % {
-            "n": case.number,
-            "code": case.access_code,
-            "url": request.build_absolute_uri(reverse("resident:lookup")),
-        },
+        return _report_refused(request, form, exc)
+    text = _(
+        "The resident was added to case %(n)s as a supporter. Tell them the number and "
+        "the access code %(code)s: with them they follow the case at %(url)s"
     )
+    return _tell_the_resident(request, supporter.case, text)
+
+
+def _report_refused(
+    request: HttpRequest, form: forms.ReportForm, exc: services.ServiceError
+) -> HttpResponse:
+    form.add_error(None, str(exc))
+    ctx = {"form": form, "tile_url": settings.TILE_URL}
+    return render(request, "cases/report.html", ctx, status=400)
+
+
+def _tell_the_resident(request: HttpRequest, case: Case, text: str) -> HttpResponse:
+    """The hotline screen's answer: what to tell the resident on the phone, then the case."""
+    where = request.build_absolute_uri(reverse("resident:lookup"))
+    messages.success(request, text % {"n": case.number, "code": case.access_code, "url": where})
     return redirect("cases:detail", number=case.number)
 
 
