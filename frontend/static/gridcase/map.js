@@ -15,7 +15,8 @@
   var config = JSON.parse(document.getElementById("map-config").textContent);
   var t = JSON.parse(document.getElementById("map-i18n").textContent);
   var GROUP_COLOURS = { "01": "#7c3aed", "02": "#2563eb", "03": "#ea580c", "04": "#16a34a", "05": "#475569", "99": "#6b7280" };
-  var RESUME_OVERLAP = 200;  // sequence numbers asked for again on reconnect
+  var RESUME_OVERLAP = 200;
+  var CLICK_OR_DBLCLICK_MS = 300;  // a cell's click waits this long for a second one (a zoom)  // sequence numbers asked for again on reconnect
   var OPEN = ["triage", "onsite", "mediation", "street_dispatch", "street_mediation", "department", "verify", "return_visit"];
 
   var shift = config.tileCrs === "gcj02"
@@ -32,14 +33,23 @@
     communityStats: {}, socket: null,
     retry: 0, refreshTimer: null, eventsApplied: 0, snapshotsDrawn: 0, connected: false,
     sent: [],  // the frames this map sent, newest last (the browser tests read them)
+    cellPanelsAsked: 0, cellClickTimer: null,
   };
   window.gridcaseMap = state;  // inspected by the browser tests
+  window.gridcaseMapZoom = function () { return map.getZoom(); };
   var filtersForm = document.getElementById("filters");
   var liveState = document.getElementById("live-state");
+  // Community names sit above markers (markerPane is 600, tooltips 650) and let clicks through.
+  map.createPane("labels").style.zIndex = 620;
+  map.getPane("labels").style.pointerEvents = "none";
 
   function qs(params) {
     var data = new FormData(filtersForm), parts = [];
-    data.forEach(function (value, key) { if (value && key !== "shade") parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value)); });
+    data.forEach(function (value, key) {
+      var field = filtersForm.elements[key];
+      if (field && field.validity && !field.validity.valid) return;  // a half-typed date filters nothing
+      if (value && key !== "shade") parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
+    });
     Object.keys(params || {}).forEach(function (k) { parts.push(k + "=" + encodeURIComponent(params[k])); });
     return parts.join("&");
   }
@@ -62,7 +72,7 @@
     var n = document.getElementById("shade").value === "overdue" ? counts.overdue : counts.open;
     var alpha = n === 0 ? 0.04 : Math.min(0.15 + n * 0.08, 0.75);
     var colour = document.getElementById("shade").value === "overdue" ? "#dc2626" : "#f59e0b";
-    return { color: "#94a3b8", weight: 1, fillColor: colour, fillOpacity: alpha };
+    return { color: "#94a3b8", weight: 1, fillColor: colour, fillOpacity: alpha, className: "map-cell" };
   }
   function loadBoundaries() {
     return getJSON("/map/boundaries.json").then(function (data) {
@@ -73,7 +83,8 @@
       layers.streets = geo(data.streets, { color: "#b42318", weight: 3, fill: false }).addTo(map);
       data.communities.features.forEach(function (f) {
         var center = L.geoJSON(f, { coordsToLatLng: function (c) { return shift(c[0], c[1]); } }).getBounds().getCenter();
-        L.marker(center, { interactive: false, icon: L.divIcon({ className: "area-label", html: text(f.properties.name), iconSize: [80, 16] }) }).addTo(map);
+        L.marker(center, { pane: "labels", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "area-label", html: "<span>" + text(f.properties.name) + "</span>", iconSize: [160, 18] }) }).addTo(map);
       });
       var bounds = layers.streets.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.55, 114.3], 12);
@@ -82,7 +93,11 @@
   function showCells(collection) {
     if (layers.cells) map.removeLayer(layers.cells);
     layers.cells = geo(collection, shadeCell, function (f, layer) {
-      layer.on("click", function () { showCell(f.id); });
+      // A double-click zooms; only a click with no second one after it opens the panel.
+      layer.on("click", function () {
+        clearTimeout(state.cellClickTimer);
+        state.cellClickTimer = setTimeout(function () { state.cellClickTimer = null; showCell(f.id); }, CLICK_OR_DBLCLICK_MS);
+      });
     }).addTo(map);
     layers.cells.bringToBack();
   }
@@ -109,7 +124,17 @@
     var size = c.major_hazard ? 20 : 14;
     return L.divIcon({ className: cls, iconSize: [size, size], html: "", bgPos: null });
   }
-  function upsertMarker(c) {
+  // A case that arrives or changes live pulses for a moment (map.css); the class
+  // goes when the animation ends, or after a while if it never ran (a hidden tab).
+  function highlight(m) {
+    var el = m.getElement();
+    if (!el) return;
+    el.classList.add("just-changed");
+    var done = function () { el.classList.remove("just-changed"); };
+    el.addEventListener("animationend", function (e) { if (e.animationName === "gc-just-changed") done(); });
+    setTimeout(done, 6000);
+  }
+  function upsertMarker(c, live) {
     var existing = state.markers[c.number];
     if (existing) layers.markers.removeLayer(existing);
     var m = L.marker(shift(c.lon, c.lat), { icon: markerIcon(c), title: c.number, riseOnHover: true });
@@ -117,6 +142,7 @@
     m.on("click", function () { showCase(c.number); });
     state.markers[c.number] = m;
     layers.markers.addLayer(m);
+    if (live) highlight(m);
   }
   function removeMarker(number) {
     if (state.markers[number]) { layers.markers.removeLayer(state.markers[number]); delete state.markers[number]; }
@@ -133,14 +159,14 @@
       if (layers.cells) layers.cells.setStyle(shadeCell);
       layers.markers.clearLayers();
       state.markers = {};
-      if (snap.markers) snap.markers.forEach(upsertMarker);
+      if (snap.markers) snap.markers.forEach(function (c) { upsertMarker(c, false); });
       showNotice(snap.markers ? "" : t.too_many);
       if (snap.last_seq > state.lastSeq) state.lastSeq = snap.last_seq;
       state.snapshotSeq = Math.max(state.snapshotSeq, snap.last_seq);
       // Events newer than the snapshot, applied while it loaded, are drawn over it again.
       Object.keys(state.caseEvents).forEach(function (number) {
         var event = state.caseEvents[number];
-        if (event.seq <= state.snapshotSeq) delete state.caseEvents[number]; else drawEvent(event);
+        if (event.seq <= state.snapshotSeq) delete state.caseEvents[number]; else drawEvent(event, false);
       });
       state.snapshotsDrawn += 1;
       return snap;
@@ -191,15 +217,15 @@
     state.caseEvents[event.case.number] = event;
     if (event.seq > state.lastSeq) state.lastSeq = event.seq;
     state.eventsApplied += 1;
-    drawEvent(event);
+    drawEvent(event, true);
     refreshSoon();
   }
-  function drawEvent(event) {
+  function drawEvent(event, live) {
     var c = event.case;
     c.group = c.category.slice(0, 2);
     // A case transferred away (转办) leaves this map; it appears on its new street's.
     var here = event.action !== "transferred_out";
-    if (here && OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c); else removeMarker(c.number);
+    if (here && OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c, live); else removeMarker(c.number);
   }
   function resumeAfter() {
     // A little before the newest event seen: one overtaken by later ones just
@@ -269,6 +295,7 @@
     });
   }
   function showCell(pk) {
+    state.cellPanelsAsked += 1;
     getJSON("/map/cells/" + pk + ".json").then(function (c) {
       panelBody.innerHTML = "<h2>" + text(c.name) + "</h2><p>" + text(c.code) + " · " + text(c.community) + "</p>" +
         "<p>" + text(t.households) + ": " + c.households + "</p>" +
@@ -279,7 +306,29 @@
     });
   }
 
+  map.on("dblclick", function () { clearTimeout(state.cellClickTimer); state.cellClickTimer = null; });
+
+  // ---- legend ---------------------------------------------------------------
+  var legendBox = document.getElementById("legend");
+  legendBox.querySelectorAll("[data-group]").forEach(function (el) {
+    el.style.background = GROUP_COLOURS[el.dataset.group] || GROUP_COLOURS["99"];
+  });
+  var legend = L.control({ position: "bottomleft" });
+  legend.onAdd = function () { L.DomEvent.disableClickPropagation(legendBox); L.DomEvent.disableScrollPropagation(legendBox); return legendBox; };
+  legend.addTo(map);
+
+  // ---- date filters -----------------------------------------------------------
+  // Typed dates are read as year-month-day: 2026/12/1, 2026.12.1 and 2026年12月1日 become 2026-12-01.
+  function normalizeDate(input) {
+    var m = input.value.trim().match(/^(\d{4})\D+(\d{1,2})\D+(\d{1,2})\D*$/);
+    if (m) input.value = m[1] + "-" + ("0" + m[2]).slice(-2) + "-" + ("0" + m[3]).slice(-2);
+    else if (/^\d{8}$/.test(input.value.trim())) input.value = input.value.trim().replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3");
+  }
   filtersForm.addEventListener("change", function (e) {
+    if (e.target.classList.contains("date")) {
+      normalizeDate(e.target);
+      if (!e.target.checkValidity()) { e.target.reportValidity(); return; }
+    }
     if (e.target.name === "shade") { if (layers.cells) layers.cells.setStyle(shadeCell); return; }
     loadSnapshot();
   });
