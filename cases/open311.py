@@ -249,13 +249,10 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
 
 def _request_row(case: Case) -> dict:
     closed = case.state not in OPEN_STATES
-    notes = case.get_state_display()
-    if case.closure_reason:
-        notes += f" · {case.get_closure_reason_display()}"
     return {
         "service_request_id": case.number,
         "status": "closed" if closed else "open",
-        "status_notes": f"{case.state}: {notes}",
+        "status_notes": f"{case.state}: {_status_words(case)}",
         "service_name": case.category.name,
         "service_code": case.category.code,
         "description": case.description,
