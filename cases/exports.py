@@ -9,9 +9,11 @@ write-only sheet), progress and a heartbeat saved after each batch, the finished
 file moved into storage. Memory stays flat however many rows there are.
 
 A worker that dies mid-export (killed, its machine lost) leaves the export
-"running" with a heartbeat that no longer moves. The timer sweep
-(`recover_stale`) starts it over as a new attempt, which the next worker runs,
-or after EXPORT_ATTEMPTS fails it with a reason in the requester's language.
+"running" with a heartbeat that no longer moves; a job that fails before its
+run claims the export (the database away at that moment) leaves it "queued"
+behind a finished job. The timer sweep (`recover_stale`) starts either over
+as a new attempt, which the next worker runs, or after EXPORT_ATTEMPTS fails
+it with a reason in the requester's language.
 Only the current attempt's run may record progress or finish, so a run that was
 wrongly thought dead stops at its next batch instead of racing its successor.
 """
@@ -365,10 +367,14 @@ def recover_stale(now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
     # Running with a heartbeat that stopped; or queued, its job claimed by a worker
-    # that died before the run's first step.
+    # that died before the run's first step, or ended (failed) before that step
+    # could claim the export: nobody would ever run it, and it would say "queued".
     claimed_long_ago = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=cutoff)
-    stale = Q(status=Export.Status.RUNNING, heartbeat__lt=cutoff) | Q(
-        status=Export.Status.QUEUED, task_id__in=claimed_long_ago.values("id")
+    ended = DBTaskResult.objects.filter(status__in=["FAILED", "SUCCESSFUL"])
+    stale = (
+        Q(status=Export.Status.RUNNING, heartbeat__lt=cutoff)
+        | Q(status=Export.Status.QUEUED, task_id__in=claimed_long_ago.values("id"))
+        | Q(status=Export.Status.QUEUED, task_id__in=ended.values("id"))
     )
     recovered = 0
     with transaction.atomic():

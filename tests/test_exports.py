@@ -236,6 +236,28 @@ def test_an_export_that_keeps_losing_its_worker_fails_with_a_reason_in_its_langu
     assert answer["status"] == "failed" and answer["error"] == export.error
 
 
+def test_an_export_whose_job_failed_before_it_began_is_started_over_not_left_queued():
+    from django_tasks_db.models import DBTaskResult
+
+    cast = build_cast(build_territory())
+    report(cast.worker)
+    client = api(cast.leader)
+    started = client.post("/api/v1/exports/", {"format": "csv"}, format="json").json()
+    first = Export.objects.get(pk=started["id"])
+    # The job ended before its run claimed the export (say the database went away).
+    DBTaskResult.objects.filter(id=first.task_id).update(
+        status="FAILED", finished_at=timezone.now()
+    )
+    assert recover_stale() == 1
+    again = Export.objects.get(pk=first.pk)
+    assert again.status == "queued" and again.attempt == 1 and again.task_id != first.task_id
+    assert DBTaskResult.objects.get(id=again.task_id).status == "READY"
+    assert recover_stale() == 0  # its new job is waiting for a worker: nothing to recover
+    with task_worker():
+        body = wait_done(client, started["status_url"])
+    assert body["status"] == "done" and body["done"] == 1
+
+
 def test_a_failing_export_records_its_error(settings, tmp_path):
     # Exports go under MEDIA_ROOT; here it is a file, not a folder (a broken volume).
     blocked = tmp_path / "media"
