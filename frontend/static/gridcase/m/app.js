@@ -847,7 +847,10 @@
     var last = patrol.points[patrol.points.length - 1];
     var lastAt = last ? Date.parse(last.at) : 0;
     if (fix.seen <= (state.keptSeen || 0) && last) return;  // this fix is in the track already
+    if (last && last.lon === fix.lon && last.lat === fix.lat) return;  // standing still adds nothing
     if (!force && Date.now() - lastAt < patrolSetup().position_seconds * 1000) return;
+    // A fix coarser than the server uses would only draw a spike: it waits for a better one.
+    if (patrolSetup().max_accuracy_m && fix.accuracy > patrolSetup().max_accuracy_m) return;
     var at = new Date(Math.max(Date.now(), lastAt + 1)).toISOString();
     patrol.points.push({ lon: fix.lon, lat: fix.lat, at: at, accuracy: fix.accuracy });
     var max = patrolSetup().max_points || 5000;
@@ -880,9 +883,8 @@
     $("patrol-link").textContent = patrol ? t.on_patrol : t.start_patrol;
     $("patrol-idle").hidden = !!patrol;
     $("patrol-running").hidden = !patrol;
-    if (!patrol) return;
-    renderPatrolFigures();
     renderPlaces(patrol);
+    if (patrol) renderPatrolFigures();
   }
   function renderPatrolFigures() {
     var patrol = runningPatrol();
@@ -890,8 +892,12 @@
     $("patrol-elapsed").textContent = durationText((Date.now() - Date.parse(patrol.started_at)) / 1000);
     $("patrol-distance").textContent = lengthText(trackLength(patrol.points));
     $("patrol-points").textContent = patrol.points.length + (patrol.thinned ? " · " + t.points_thinned : "");
-    $("patrol-fix").textContent = state.fix ? t.accuracy + " ±" + Math.round(state.fix.accuracy) + " m" : t.no_fix;
+    var coarse = state.fix && patrolSetup().max_accuracy_m && state.fix.accuracy > patrolSetup().max_accuracy_m;
+    $("patrol-fix").textContent = state.fix ? t.accuracy + " ±" + Math.round(state.fix.accuracy) + " m" +
+      (coarse ? " · " + t.too_coarse : "") : t.no_fix;
   }
+  // A place may have its own radius (a large site); otherwise the installation's.
+  function radiusOf(place) { return place.radius_m || patrolSetup().check_in_radius_m; }
   function renderPlaces(patrol) {
     var setup = patrolSetup(), fix = state.fix;
     var places = setup.places.map(function (p) {
@@ -900,14 +906,14 @@
     places.sort(function (a, b) { return (a.distance === null ? 1e12 : a.distance) - (b.distance === null ? 1e12 : b.distance); });
     $("places").innerHTML = places.length ? places.map(function (row) {
       var p = row.place;
-      var done = patrol.check_ins.filter(function (c) { return c.place === p.id; })[0];
-      var near = row.distance !== null && row.distance <= setup.check_in_radius_m;
-      var action = done ? '<span class="tag green">' + esc(t.checked_in) + " " + esc(when(done.at)) + "</span>"
+      var done = patrol && patrol.check_ins.filter(function (c) { return c.place === p.id; })[0];
+      var radius = radiusOf(p), near = row.distance !== null && row.distance <= radius;
+      var action = !patrol ? "" : done ? '<span class="tag green">' + esc(t.checked_in) + " " + esc(when(done.at)) + "</span>"
         : '<button type="button" data-check-in="' + p.id + '"' + (near ? "" : " disabled") + ">" + esc(t.check_in) + "</button>" +
-          (near ? "" : ' <span class="muted">' + esc(t.too_far.replace("{n}", setup.check_in_radius_m)) + "</span>");
+          (near ? "" : ' <span class="muted">' + esc(t.too_far.replace("{n}", radius)) + "</span>");
       return '<li data-place="' + p.id + '"' + (done ? ' data-checked="true"' : "") + "><b>" + esc(p.name) + "</b> " +
         '<span class="muted">' + esc(p.kind_label || "") + "</span>" +
-        (row.distance === null ? "" : " · " + esc(lengthText(row.distance))) + "<br>" + action + "</li>";
+        (row.distance === null ? "" : " · " + esc(lengthText(row.distance))) + (action ? "<br>" + action : "") + "</li>";
     }).join("") : '<li class="muted">' + esc(t.no_places) + "</li>";
   }
   $("places").addEventListener("click", function (e) {
@@ -915,7 +921,7 @@
     var patrol = runningPatrol(), fix = state.fix;
     if (!id || !patrol || !fix) return;
     var place = patrolSetup().places.filter(function (p) { return String(p.id) === id; })[0];
-    if (!place || metres(fix, place) > patrolSetup().check_in_radius_m) return;
+    if (!place || metres(fix, place) > radiusOf(place)) return;
     patrol.check_ins.push({
       place: place.id, lon: fix.lon, lat: fix.lat, accuracy: fix.accuracy,
       at: new Date(Math.max(Date.now(), Date.parse(patrol.started_at))).toISOString(),

@@ -26,6 +26,7 @@ self.addEventListener("fetch", function (event) {
     }
     return response;
   }).catch(function () {
-    return caches.match(request, { ignoreSearch: url.pathname === "/m/" });
+    // The page varies by cookie and language; offline, the device's last copy is the one to show.
+    return caches.match(request, { ignoreSearch: url.pathname === "/m/", ignoreVary: true });
   }));
 });
