@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms as django_forms
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,6 +38,7 @@ from cases.models import (
 from cases.services.photos import PHOTO_TYPES
 from cases.services.residents import link_token, tells_code
 from grid.territory import Territory
+from patrols import services as patrol_services
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
 MAX_PAGE = 500
@@ -87,6 +89,12 @@ class ReportSerializer(serializers.Serializer):
     )
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     photos = serializers.ListField(child=serializers.FileField(), required=False)
+    patrol = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="the client id of the patrol this case was logged on",
+    )
 
 
 def case_summary(case: Case) -> dict:
@@ -378,7 +386,10 @@ def cases(request: Request) -> Response:
         extra.is_valid(raise_exception=True)
         data["parties"] = list(data.get("parties", [])) + list(extra.validated_data)
     point = Point(data.pop("lon"), data.pop("lat"), srid=4326)
+    patrol = data.pop("patrol", "")
     try:
+        if patrol:
+            patrol_services.check_case_link(actor=request.user, patrol_client_id=patrol)
         result = services.case_report(
             actor=request.user,
             location=point,
@@ -389,6 +400,11 @@ def cases(request: Request) -> Response:
         )
     except services.ServiceError as exc:
         raise ValidationError({"detail": str(exc)}) from None
+    except DjangoValidationError as exc:
+        raise ValidationError({"detail": exc.messages[0]}) from None
+    if patrol or result.case.client_id:
+        # Either order of arrival links the report and its patrol (patrols.services).
+        patrol_services.link_case(case=result.case, patrol_client_id=patrol)
     body = case_detail(result.case, request, known=result) | {"created": result.created}
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
