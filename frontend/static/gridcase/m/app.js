@@ -271,7 +271,7 @@
       reportMap.setView([lat, lon], Math.max(reportMap.getZoom() || 16, 16));
     }
     $("gps").textContent = source === "exif" ? t.exif
-      : accuracy ? t.accuracy + " ±" + Math.round(accuracy) + " m" : lat.toFixed(5) + ", " + lon.toFixed(5);
+      : accuracy ? t.accuracy + " ±" + t.metres.replace("{n}", Math.round(accuracy)) : lat.toFixed(5) + ", " + lon.toFixed(5);
     $("outside").hidden = insideMyCells(lat, lon);
   }
   function showReportMap() {
@@ -893,7 +893,7 @@
     $("patrol-distance").textContent = lengthText(trackLength(patrol.points));
     $("patrol-points").textContent = patrol.points.length + (patrol.thinned ? " · " + t.points_thinned : "");
     var coarse = state.fix && patrolSetup().max_accuracy_m && state.fix.accuracy > patrolSetup().max_accuracy_m;
-    $("patrol-fix").textContent = state.fix ? t.accuracy + " ±" + Math.round(state.fix.accuracy) + " m" +
+    $("patrol-fix").textContent = state.fix ? t.accuracy + " ±" + t.metres.replace("{n}", Math.round(state.fix.accuracy)) +
       (coarse ? " · " + t.too_coarse : "") : t.no_fix;
   }
   // A place may have its own radius (a large site); otherwise the installation's.
@@ -1003,7 +1003,7 @@
     if (!navigator.geolocation) { $("diary-gps").textContent = t.no_gps; return; }
     navigator.geolocation.getCurrentPosition(function (p) {
       state.diaryPosition = { lon: p.coords.longitude.toFixed(6), lat: p.coords.latitude.toFixed(6) };
-      $("diary-gps").textContent = t.position_added + " · " + t.accuracy + " ±" + Math.round(p.coords.accuracy) + " m";
+      $("diary-gps").textContent = t.position_added + " · " + t.accuracy + " ±" + t.metres.replace("{n}", Math.round(p.coords.accuracy));
     }, function () { $("diary-gps").textContent = t.no_gps; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   });
   $("diary-form").addEventListener("submit", function (e) {
