@@ -249,3 +249,52 @@ def test_a_patrol_running_on_a_shared_phone_is_its_workers_own(reference_data):
         page.evaluate("location.hash = '#patrol'")
         page.wait_for_selector("#patrol-idle:not([hidden])")
         context.close()
+
+
+def in_another_thread(fn):
+    """Run database work while Playwright's loop owns this thread (Django refuses it here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def run():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def test_a_refused_patrol_stays_in_the_outbox_with_the_reason(reference_data):
+    from patrols.models import KeyPlace, Patrol
+
+    build_cast(build_territory())
+    school, _lane = key_places()
+    with live_server(PATROL_POSITION_SECONDS="1") as url, chromium() as browser:
+        context, page = phone(browser, url, "worker")
+        page.tap("#patrol-link")
+        page.wait_for_selector(f"#places li[data-place='{school.pk}']", state="attached")
+        context.set_offline(True)
+        page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
+        page.tap("#patrol-begin")
+        walk_to(context, page, PATH[0], 1)
+        check_in(page, school)
+        walk_to(context, page, PATH[1], 2)
+        page.tap("#patrol-end")
+        page.wait_for_selector("#notice:not([hidden])")
+        # Meanwhile the administrator retires the place the worker checked in at.
+        in_another_thread(lambda: KeyPlace.objects.filter(pk=school.pk).update(active=False))
+        context.set_offline(False)
+        page.evaluate("location.hash = '#outbox'")
+        refused = "#outbox li[data-kind=patrol][data-status=refused]"
+        page.wait_for_selector(refused, timeout=20000)
+        assert str(school.pk) in page.inner_text(refused)  # the server's reason, shown
+        page.reload()
+        page.evaluate("location.hash = '#outbox'")
+        page.wait_for_selector(refused)
+        assert page.inner_text("#outbox-count") == "1"
+        page.screenshot(path=str(ARTIFACTS / "phone-refused-patrol.png"))
+        context.close()
+    assert not Patrol.objects.exists()
