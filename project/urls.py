@@ -24,6 +24,8 @@ urlpatterns = [
     path("r/", include("cases.resident_urls")),
     # Uploaded files go through a permission check, in development and production alike.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", case_views.media, name="media"),
+    path("", include("patrols.urls")),
+    path("diary/", include("diary.urls")),
     path("", include("frontend.urls")),
 ]
 
