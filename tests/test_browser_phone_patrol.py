@@ -7,6 +7,8 @@ arrives exactly once when the signal returns. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 
@@ -14,6 +16,7 @@ import pytest
 from django.contrib.gis.geos import Point
 from django.test import Client
 
+from cases.calendar import CHINA
 from cases.models import Case
 from tests.base import POINT_A1_001, build_cast, build_territory
 from tests.live import ROOT, chromium, live_server
@@ -184,12 +187,28 @@ def test_an_offline_patrol_with_check_ins_and_a_case_arrives_exactly_once(refere
     walked = sum(metres(a, b) for a, b in zip(PATH, PATH[1:], strict=False))
     assert abs(patrol.length_m - walked) < 0.02 * walked
     assert "420106002001001" in [c.code for c in patrol.cells.all()]
-    client_id = patrol.client_id
 
+    # The leader sees it on the live map's patrol layer and in the per-worker table.
     leader = Client()
     leader.force_login(cast.leader)
-    layer = leader.get("/map/patrols.json").json()
-    assert client_id in str(layer) or str(patrol.pk) in str(layer)
+    day = patrol.started_at.astimezone(CHINA).date().isoformat()
+    layer = leader.get("/map/patrols.json", {"date": day}).json()
+    tracks = [f for f in layer["features"] if f["properties"]["kind"] == "patrol"]
+    assert [f["properties"]["patrol"] for f in tracks] == [patrol.pk]
+    assert tracks[0]["properties"]["length_m"] == pytest.approx(walked, rel=0.02)
+    assert len(tracks[0]["geometry"]["coordinates"]) == len(PATH)
+    places = [
+        f["properties"]["place"]
+        for f in layer["features"]
+        if f["properties"]["kind"] == "check_in" and f["properties"]["patrol"] == patrol.pk
+    ]
+    assert sorted(places) == sorted([school.name, lane.name])
+    answer = leader.get("/patrols/workers/", {"period": "month", "at": day, "format": "csv"})
+    rows = {r[0]: r[1:] for r in csv.reader(io.StringIO(answer.content.decode("utf-8-sig")))}
+    # patrols, km, hours, cells, check-ins, cases found
+    patrols, km, _hours, cells, check_ins, found = rows["worker"][:6]
+    assert (patrols, cells, check_ins, found) == ("1", "1", "2", "1")
+    assert float(km) == pytest.approx(walked / 1000, abs=0.01)
 
 
 def test_a_diary_entry_with_a_photo_made_offline_is_sent_once(reference_data, tmp_path, settings):
