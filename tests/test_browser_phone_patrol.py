@@ -37,6 +37,8 @@ SCHOOL = (114.3021, 30.5581)
 FIRE_LANE = (114.3041, 30.5590)
 # Codes a worker must never read in zh-Hans on the new views (place kinds, outbox states).
 PATROL_CODES = re.compile(r"\b(school|fire_exit|pending|refused|patrol|diary)\b")
+# Nor any English word: these views show only Chinese, numbers and case numbers.
+ENGLISH = re.compile(r"[A-Za-z]{3,}")
 
 
 def metres(a, b) -> float:
@@ -175,6 +177,7 @@ def test_an_offline_patrol_with_check_ins_and_a_case_arrives_exactly_once(refere
         for text in (patrol_text, outbox_text, mine_text):
             assert not PATROL_CODES.search(text), PATROL_CODES.search(text)
             assert not CODES.search(text), CODES.search(text)
+            assert not ENGLISH.search(text), ENGLISH.search(text)
         context.close()
 
     patrol = Patrol.objects.get()
@@ -245,6 +248,7 @@ def test_a_diary_entry_with_a_photo_made_offline_is_sent_once(reference_data, tm
         diary_text = page.inner_text("#view-diary")
         assert "王阿姨" in diary_text and "3号楼2单元301" in diary_text
         assert not PATROL_CODES.search(diary_text) and not CODES.search(diary_text)
+        assert not ENGLISH.search(diary_text), ENGLISH.search(diary_text)
         page.screenshot(path=str(ARTIFACTS / "phone-diary.png"), full_page=True)
         context.close()
 
