@@ -244,7 +244,10 @@ def test_a_diary_entry_with_a_photo_made_offline_is_sent_once(reference_data, tm
         page.wait_for_function(f"window.gridcasePhone.flushesDone > {done}")
         page.evaluate("location.hash = '#home'")
         page.evaluate("location.hash = '#diary'")
-        page.wait_for_selector("#diary-list li[data-id]")
+        page.wait_for_selector("#diary-list li[data-id] img")
+        page.wait_for_function(
+            "document.querySelector('#diary-list li img').naturalWidth > 0", timeout=10000
+        )
         diary_text = page.inner_text("#view-diary")
         assert "王阿姨" in diary_text and "3号楼2单元301" in diary_text
         assert not PATROL_CODES.search(diary_text) and not CODES.search(diary_text)
