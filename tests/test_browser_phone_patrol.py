@@ -324,3 +324,25 @@ def test_a_refused_patrol_stays_in_the_outbox_with_the_reason(reference_data):
         page.screenshot(path=str(ARTIFACTS / "phone-refused-patrol.png"))
         context.close()
     assert not Patrol.objects.exists()
+
+
+def test_a_patrol_ended_with_signal_shows_the_servers_figures(reference_data):
+    from patrols.models import Patrol
+
+    build_cast(build_territory())
+    with live_server(PATROL_POSITION_SECONDS="1") as url, chromium() as browser:
+        context, page = phone(browser, url, "worker")
+        page.tap("#patrol-link")
+        page.tap("#patrol-begin")
+        walk_to(context, page, PATH[0], 1)
+        walk_to(context, page, PATH[1], 2)
+        page.tap("#patrol-end")
+        page.wait_for_function(
+            "document.getElementById('notice').textContent.indexOf('巡查已上传') === 0",
+            timeout=10000,
+        )
+        notice = page.inner_text("#notice")
+        assert page.inner_text("#patrol-link") == "开始巡查"
+        context.close()
+    patrol = Patrol.objects.get()
+    assert f"里程 {round(patrol.length_m)} 米" in notice and "签到 0 处" in notice

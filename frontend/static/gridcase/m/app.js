@@ -793,6 +793,7 @@
     if (patrol) localStorage.setItem(PATROL_KEY, JSON.stringify(patrol));
     else localStorage.removeItem(PATROL_KEY);
     state.patrol = patrol;
+    $("patrol-link").textContent = patrol ? t.on_patrol : t.start_patrol;
   }
   // Great-circle distance in metres, enough for a walk through a few cells.
   function metres(a, b) {
