@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import api_schema as doc
-from cases import forms, loop, reference, services
+from cases import forms, loop, reference, services, signals
 from cases.metrics import GROUP_CHOICES
 from cases.models import (
     Attachment,
@@ -38,7 +38,6 @@ from cases.models import (
 from cases.services.photos import PHOTO_TYPES
 from cases.services.residents import link_token, tells_code
 from grid.territory import Territory
-from patrols import services as patrol_services
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
 MAX_PAGE = 500
@@ -386,10 +385,10 @@ def cases(request: Request) -> Response:
         extra.is_valid(raise_exception=True)
         data["parties"] = list(data.get("parties", [])) + list(extra.validated_data)
     point = Point(data.pop("lon"), data.pop("lat"), srid=4326)
-    patrol = data.pop("patrol", "")
+    links = {"patrol": patrol} if (patrol := data.pop("patrol", "")) else {}
     try:
-        if patrol:
-            patrol_services.check_case_link(actor=request.user, patrol_client_id=patrol)
+        if links:
+            signals.report_checking.send(Case, actor=request.user, links=links)
         result = services.case_report(
             actor=request.user,
             location=point,
@@ -402,9 +401,9 @@ def cases(request: Request) -> Response:
         raise ValidationError({"detail": str(exc)}) from None
     except DjangoValidationError as exc:
         raise ValidationError({"detail": exc.messages[0]}) from None
-    if patrol or result.case.client_id:
+    if links:
         # Either order of arrival links the report and its patrol (patrols.services).
-        patrol_services.link_case(case=result.case, patrol_client_id=patrol)
+        signals.report_logged.send(Case, case=result.case, links=links)
     body = case_detail(result.case, request, known=result) | {"created": result.created}
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

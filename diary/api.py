@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
@@ -17,7 +18,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cases.services.photos import PHOTO_TYPES
 from core.refusals import refusal
+from diary import api_schema as doc
 from diary import services
 from diary.models import DiaryEntry
 from grid.territory import Territory
@@ -67,7 +70,12 @@ def _with_details(qs):
     return qs.select_related("community").prefetch_related("photos")
 
 
-@extend_schema(operation_id="diary_record", request=DiarySerializer)
+@extend_schema(
+    operation_id="diary_record",
+    request=DiarySerializer,
+    responses=doc.answers({201: doc.DiaryWritten, 200: doc.DiaryWritten}),
+    description="Write a diary entry. A client_id already used returns it with 200.",
+)
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser, JSONParser])
 def entries(request: Request) -> Response:
@@ -102,7 +110,7 @@ def entries(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="diary_mine")
+@extend_schema(operation_id="diary_mine", responses=doc.answers({200: doc.DiaryPage}))
 @api_view(["GET"])
 def mine(request: Request) -> Response:
     """The caller's 20 latest entries, newest visit first."""
@@ -112,7 +120,10 @@ def mine(request: Request) -> Response:
     return Response({"results": [entry_body(e, request) for e in rows]})
 
 
-@extend_schema(operation_id="diary_photo")
+@extend_schema(
+    operation_id="diary_photo",
+    responses=doc.answers({(200, mime): OpenApiTypes.BINARY for mime in PHOTO_TYPES.values()}),
+)
 @api_view(["GET"])
 def photo(request: Request, pk: int, photo_pk: int):
     """One photo of an entry the caller may read (token or session)."""

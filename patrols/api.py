@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from core.refusals import refusal
 from grid.models import Role
 from grid.territory import Territory
+from patrols import api_schema as doc
 from patrols import services
 from patrols.models import KeyPlace, Patrol
 
@@ -100,7 +101,7 @@ def _require_worker(territory: Territory) -> None:
         raise ApiPermissionDenied(services.not_a_worker_message())
 
 
-@extend_schema(operation_id="patrols_setup")
+@extend_schema(operation_id="patrols_setup", responses=doc.answers({200: doc.PatrolSetup}))
 @api_view(["GET"])
 def setup(request: Request) -> Response:
     """What the phone needs to run a patrol: the settings and the key places around it."""
@@ -133,7 +134,12 @@ def setup(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="patrols_record", request=PatrolSerializer)
+@extend_schema(
+    operation_id="patrols_record",
+    request=PatrolSerializer,
+    responses=doc.answers({201: doc.PatrolRecorded, 200: doc.PatrolRecorded}),
+    description="Record a finished patrol. A client_id already used returns it with 200.",
+)
 @api_view(["POST"])
 def patrols(request: Request) -> Response:
     """Record a finished patrol; the same client_id again answers 200 with the first one."""
@@ -157,7 +163,7 @@ def patrols(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="patrols_mine")
+@extend_schema(operation_id="patrols_mine", responses=doc.answers({200: doc.PatrolPage}))
 @api_view(["GET"])
 def mine(request: Request) -> Response:
     """The caller's 20 latest patrols, newest first."""

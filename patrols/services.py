@@ -284,19 +284,17 @@ def check_case_link(*, actor, patrol_client_id: str) -> None:
         raise ValidationError({"patrol": _("This patrol is somebody else's.")})
 
 
-def link_case(*, case: Case, patrol_client_id: str | None) -> None:
+def link_case(*, case: Case, patrol_client_id: str) -> None:
     """Tie a reported case to the patrol it was logged on, whichever arrived first.
 
-    Also claims the rows a patrol that arrived earlier left waiting for this
-    report's client id. Safe to call again for a retried report.
+    A patrol that arrived first left a row waiting for the report's client id:
+    it is claimed. Safe to call again for a retried report.
     """
+    check_case_link(actor=case.reporter, patrol_client_id=patrol_client_id)
     if case.client_id:
         PatrolCase.objects.filter(
-            case_client_id=case.client_id, case=None, patrol__worker=case.reporter_id
+            patrol_client_id=patrol_client_id, case_client_id=case.client_id, case=None
         ).update(case=case)
-    if not patrol_client_id:
-        return
-    check_case_link(actor=case.reporter, patrol_client_id=patrol_client_id)
     if PatrolCase.objects.filter(patrol_client_id=patrol_client_id, case=case).exists():
         return
     patrol = Patrol.objects.filter(client_id=patrol_client_id).first()

@@ -110,3 +110,86 @@ def test_a_photo_is_served_only_inside_the_territory(cast, media):
     url = got["photos"][0]["url"]
     assert api(cast.dispatcher).get(url).status_code == 200
     assert api(cast.outsider).get(url).status_code == 404
+
+
+# ---- the desk: searching the diary --------------------------------------------
+
+
+@pytest.fixture
+def diary(cast, territory, media):
+    """Three entries in community A1 by two workers over two days, one in street B."""
+    from grid.models import Post, Role
+    from tests.base import make_user
+
+    a = api(cast.worker)
+    a.post(
+        "/api/v1/diary/", entry("a", text="王大爷家水管漏水", place="和平里3栋"), format="multipart"
+    )
+    a.post(
+        "/api/v1/diary/",
+        entry("b", text="李阿姨反映楼道灯坏", visited_at="2026-11-28T10:00:00+08:00"),
+        format="multipart",
+    )
+    api(cast.worker2).post("/api/v1/diary/", entry("c", text="走访低保户张某"), format="multipart")
+    b_worker = make_user("b_worker", first_name="孙乙网格")
+    Post.objects.create(user=b_worker, role=Role.GRID_WORKER, community=territory.b1)
+    lon, lat = POINT_B1
+    api(b_worker).post(
+        "/api/v1/diary/", entry("d", text="徐家棚的机密走访", lon=lon, lat=lat), format="multipart"
+    )
+
+
+def texts(user, **query) -> list[str]:
+    from tests.base import logged_in
+
+    page = logged_in(user).get("/diary/", query)
+    assert page.status_code == 200
+    body = page.content.decode()
+    found = [e.text for e in DiaryEntry.objects.all() if e.text in body]
+    return sorted(found)
+
+
+def test_the_communitys_staff_search_its_diary_by_text_worker_and_date(cast, diary):
+    assert texts(cast.dispatcher) == ["李阿姨反映楼道灯坏", "王大爷家水管漏水", "走访低保户张某"]
+    assert texts(cast.dispatcher, q="水管") == ["王大爷家水管漏水"]
+    assert texts(cast.dispatcher, q="和平里") == ["王大爷家水管漏水"]
+    assert texts(cast.dispatcher, worker=cast.worker2.pk) == ["走访低保户张某"]
+    assert texts(cast.dispatcher, since="2026-11-27", until="2026-11-28") == ["李阿姨反映楼道灯坏"]
+    assert texts(cast.leader) == ["李阿姨反映楼道灯坏", "王大爷家水管漏水", "走访低保户张某"]
+
+
+def test_nobody_outside_the_community_reads_its_diary(cast, territory, diary):
+    from tests.base import logged_in
+
+    assert texts(cast.outsider) == ["徐家棚的机密走访"]
+    assert texts(cast.handler) == []
+    a1 = DiaryEntry.objects.get(client_id="a")
+    assert logged_in(cast.outsider).get(f"/diary/{a1.pk}/").status_code == 404
+    assert (
+        logged_in(cast.outsider).get("/diary/", {"community": territory.a1.pk}).status_code == 200
+    )
+    assert texts(cast.outsider, community=territory.a1.pk) == []
+
+
+def test_an_entry_shows_its_text_and_photos(cast, diary):
+    from tests.base import logged_in
+
+    got = (
+        api(cast.worker)
+        .post(
+            "/api/v1/diary/",
+            entry("with-photo", text="拍了照片", photos=[jpeg()]),
+            format="multipart",
+        )
+        .json()
+    )
+    page = logged_in(cast.dispatcher).get(f"/diary/{got['id']}/").content.decode()
+    assert "拍了照片" in page
+    assert got["photos"][0]["url"].replace("http://testserver", "") in page
+
+
+def test_a_bad_date_in_the_search_says_so(cast, diary):
+    from tests.base import logged_in
+
+    page = logged_in(cast.dispatcher).get("/diary/", {"since": "28/11/2026"}).content.decode()
+    assert "YYYY-MM-DD" in page

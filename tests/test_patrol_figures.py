@@ -98,7 +98,7 @@ def test_the_worker_table_counts_the_week_for_each_worker(cast, week):
     # patrols, km, hours, cells, check-ins, found, handled on site, on time
     assert by_name["worker"] == ["2", "2.0", "0.3", "2", "1", "2", "2", "1"]
     assert by_name["worker2"] == ["1", "1.0", "0.2", "2", "0", "0", "0", "0"]
-    assert by_name["Total"] == ["3", "3.0", "0.5", "", "1", "2", "2", "1"]
+    assert by_name["合计"] == ["3", "3.0", "0.5", "", "1", "2", "2", "1"]
     assert "孙乙网格" not in by_name
     assert rows[0][0] == "网格员"  # the reader's language: zh-Hans by default
 
@@ -116,7 +116,7 @@ def test_street_bs_leader_sees_only_street_bs_worker(cast, territory, week):
     rows = list(
         csv.reader(io.StringIO(table(b_leader, week["period"], "csv").content.decode("utf-8-sig")))
     )
-    assert [r[0] for r in rows[1:]] == ["孙乙网格", "Total"]
+    assert [r[0] for r in rows[1:]] == ["孙乙网格", "合计"]
     assert rows[1][1:3] == ["1", "0.89"]  # 0.008° of latitude
 
 
