@@ -193,3 +193,12 @@ def test_a_bad_date_in_the_search_says_so(cast, diary):
 
     page = logged_in(cast.dispatcher).get("/diary/", {"since": "28/11/2026"}).content.decode()
     assert "YYYY-MM-DD" in page
+
+
+def test_the_diary_speaks_chinese_by_default_and_english_on_request(cast, diary):
+    from tests.base import logged_in
+
+    session = logged_in(cast.dispatcher)
+    assert "走访户或地址" in session.get("/diary/").content.decode()
+    session.cookies["django_language"] = "en"
+    assert "Household or address" in session.get("/diary/").content.decode()

@@ -171,3 +171,12 @@ def test_the_table_and_the_layer_take_a_bounded_number_of_queries(
         session.get("/patrols/workers/", {"period": "week", "at": week["period"].first.isoformat()})
     with django_assert_max_num_queries(8):
         session.get("/map/patrols.json", {"date": week["monday"].date().isoformat()})
+
+
+def test_the_table_speaks_chinese_by_default_and_english_on_request(cast, week):
+    session = logged_in(cast.leader)
+    page = session.get("/patrols/workers/").content.decode()
+    assert "网格员巡查统计" in page and "现场处置" in page and "合计" in page
+    session.cookies["django_language"] = "en"
+    page = session.get("/patrols/workers/").content.decode()
+    assert "Patrols by worker" in page and "Handled on site" in page and "Total" in page

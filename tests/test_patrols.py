@@ -281,3 +281,33 @@ def test_my_patrols_lists_mine_newest_first(cast):
 def test_the_haversine_agrees_with_a_known_distance():
     # Wuhan to Beijing Tiananmen, about 1,053 km on the great circle.
     assert distance_m(114.30, 30.59, 116.397, 39.908) == pytest.approx(1_053_000, rel=0.005)
+
+
+def test_an_administrator_adds_a_key_place_and_its_cell_follows_from_the_point(client, cast):
+    client.force_login(cast.admin)
+    form = {"name": "和平里消防通道", "kind": "fire_exit", "active": "on", "check_in_radius_m": ""}
+    point = '{"type": "Point", "coordinates": [114.302, 30.558]}'
+    added = client.post("/admin/patrols/keyplace/add/", form | {"point": point})
+    assert added.status_code == 302, added.content.decode()[:500]
+    gate = KeyPlace.objects.get()
+    assert (gate.cell.code, gate.community.code) == ("420106002001001", "420106002001")
+    assert gate.radius_m == 50
+    far = '{"type": "Point", "coordinates": [100.0, 20.0]}'
+    refused = client.post("/admin/patrols/keyplace/add/", form | {"point": far})
+    assert refused.status_code == 200
+    assert "(100.000000, 20.000000)" in refused.content.decode()  # "lies outside the territory"
+    assert KeyPlace.objects.count() == 1
+
+
+def test_the_admin_lists_a_staff_members_key_places_of_their_territory_only(client, cast):
+    from django.contrib.auth.models import Permission
+
+    place("A街道的学校")
+    place("B街道的学校", lat=30.548)
+    cast.leader.is_staff = True
+    cast.leader.save()
+    cast.leader.user_permissions.add(Permission.objects.get(codename="view_keyplace"))
+    client.force_login(cast.leader)
+    html = client.get("/admin/patrols/keyplace/").content.decode()
+    assert "A街道的学校" in html
+    assert "B街道的学校" not in html

@@ -14,6 +14,7 @@
   var t = JSON.parse(document.getElementById("patrols-i18n").textContent);
   var REFRESH_MS = 3 * 60 * 1000;
   var PALETTE = ["#0ea5e9", "#d946ef", "#f97316", "#22c55e", "#e11d48", "#8b5cf6", "#14b8a6", "#eab308"];
+  var CHECK_IN = { radius: 5, weight: 2, color: "#111827", fillColor: "#fde047", fillOpacity: 1, className: "patrol-check-in" };
   var layer = L.layerGroup();
   var state = { shown: false, loads: 0, features: 0, timer: null };
   window.gridcasePatrols = state;  // inspected by the browser tests
@@ -35,10 +36,12 @@
     var byPatrol = {};
     L.geoJSON(data, {
       coordsToLatLng: function (c) { return shift(c[0], c[1]); },
-      style: function (f) { return { color: colour(f.properties.cell || f.properties.worker_id), weight: 4, opacity: 0.85, className: "patrol-track" }; },
-      pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { radius: 5, weight: 2, color: "#111827", fillColor: "#fde047", fillOpacity: 1, className: "patrol-check-in" });
+      // Leaflet styles every vector layer with this, the check-ins' circles too.
+      style: function (f) {
+        if (f.properties.kind === "check_in") return CHECK_IN;
+        return { color: colour(f.properties.cell || f.properties.worker_id), weight: 4, opacity: 0.85, className: "patrol-track" };
       },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, CHECK_IN); },
       onEachFeature: function (f, l) {
         var p = f.properties;
         if (p.kind === "patrol") { byPatrol[p.patrol] = p; l.bindPopup(popup(p)); }
