@@ -100,12 +100,7 @@ def _check_span(p: PatrolPayload) -> None:
     if len(p.points) < 2:
         raise ValidationError({"points": _("A patrol needs at least two positions.")})
     if len(p.points) > settings.PATROL_MAX_POINTS:
-        raise ValidationError(
-            {
-                "points": _("A patrol has at most %(n)d positions.")
-                % {"n": settings.PATROL_MAX_POINTS}
-            }
-        )
+        raise ValidationError({"points": too_many_points_message(settings.PATROL_MAX_POINTS)})
     earliest, latest = p.started_at - CLOCK_SLACK, p.ended_at + CLOCK_SLACK
     for before, after in zip(p.points, p.points[1:], strict=False):
         if after.at < before.at:
@@ -129,8 +124,11 @@ def _usable(points: list[Fix]) -> list[Fix]:
 
 def _cells_and_home(track: LineString, fixes: list[Fix]):
     """The cells the track crosses, and the one most of its positions lie in."""
+    # A worker who stood still walked a line of no length, which SpatiaLite
+    # intersects with nothing: their one position is asked instead.
+    shape = track if len(set(track.coords)) > 1 else Point(track.coords[0], srid=4326)
     cells = list(
-        GridCell.objects.filter(boundary__intersects=track)
+        GridCell.objects.filter(boundary__intersects=shape)
         .select_related("community__street")
         .defer("community__boundary", "community__street__boundary")
         .order_by("code")

@@ -311,3 +311,11 @@ def test_the_admin_lists_a_staff_members_key_places_of_their_territory_only(clie
     html = client.get("/admin/patrols/keyplace/").content.decode()
     assert "A街道的学校" in html
     assert "B街道的学校" not in html
+
+
+def test_a_worker_who_stood_still_records_a_patrol_of_no_length(cast):
+    still = [p | {"lat": 30.558} for p in walk()]
+    answer = api(cast.worker).post("/api/v1/patrols/", patrol(points=still), format="json")
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["length_m"] == 0
+    assert answer.json()["cells"] == ["420106002001001"]
