@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms as django_forms
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import api_schema as doc
-from cases import forms, loop, reference, services
+from cases import forms, loop, reference, services, signals
 from cases.metrics import GROUP_CHOICES
 from cases.models import (
     Attachment,
@@ -87,6 +88,12 @@ class ReportSerializer(serializers.Serializer):
     )
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     photos = serializers.ListField(child=serializers.FileField(), required=False)
+    patrol = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="the client id of the patrol this case was logged on",
+    )
 
 
 def case_summary(case: Case) -> dict:
@@ -378,7 +385,10 @@ def cases(request: Request) -> Response:
         extra.is_valid(raise_exception=True)
         data["parties"] = list(data.get("parties", [])) + list(extra.validated_data)
     point = Point(data.pop("lon"), data.pop("lat"), srid=4326)
+    links = {"patrol": patrol} if (patrol := data.pop("patrol", "")) else {}
     try:
+        if links:
+            signals.report_checking.send(Case, actor=request.user, links=links)
         result = services.case_report(
             actor=request.user,
             location=point,
@@ -389,6 +399,11 @@ def cases(request: Request) -> Response:
         )
     except services.ServiceError as exc:
         raise ValidationError({"detail": str(exc)}) from None
+    except DjangoValidationError as exc:
+        raise ValidationError({"detail": exc.messages[0]}) from None
+    if links:
+        # Either order of arrival links the report and its patrol (patrols.services).
+        signals.report_logged.send(Case, case=result.case, links=links)
     body = case_detail(result.case, request, known=result) | {"created": result.created}
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

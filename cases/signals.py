@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal
 
 from core.sharedstate import on_commit_once
 from grid.models import CellAssignment, Post
 from grid.signals import boundaries_changed
+
+# A report may name what it was logged from, by client id ({"patrol": "<id>"}),
+# kept by an app above this one (patrols). `report_checking` is sent before the
+# case is written (a receiver refuses with ValidationError: nothing is written),
+# `report_logged` after, new or retried, to link it. Sent by cases.api.
+report_checking = Signal()  # kwargs: actor, links
+report_logged = Signal()  # kwargs: case, links
 
 
 def release_after_commit() -> None:

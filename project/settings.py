@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "grid",
     "cases",
+    "patrols",
+    "diary",
 ]
 
 MIDDLEWARE = [
@@ -345,6 +347,13 @@ LEAFLET_CONFIG = {
 
 # Territory: how far (metres) a GPS fix may lie outside a cell and still count.
 GRID_LOCATE_TOLERANCE_M = envint("GRID_LOCATE_TOLERANCE_M", "30")
+# Patrols (patrols/): how often the phone records its position, how near a
+# key place a check-in must be, the most points one patrol may carry, and the
+# worst GPS accuracy a point may have to count towards the patrol's length.
+PATROL_POSITION_SECONDS = envint("PATROL_POSITION_SECONDS", "30")
+PATROL_CHECK_IN_RADIUS_M = envint("PATROL_CHECK_IN_RADIUS_M", "50")
+PATROL_MAX_POINTS = envint("PATROL_MAX_POINTS", "5000")
+PATROL_MAX_ACCURACY_M = envint("PATROL_MAX_ACCURACY_M", "50")
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a bad or missing token a 401.

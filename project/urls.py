@@ -13,6 +13,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("grid.api_urls")),
     path("api/v1/", include("cases.api_urls")),
+    path("api/v1/", include("patrols.api_urls")),
+    path("api/v1/", include("diary.api_urls")),
     path("open311/v2/", include("cases.open311_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -22,6 +24,8 @@ urlpatterns = [
     path("r/", include("cases.resident_urls")),
     # Uploaded files go through a permission check, in development and production alike.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", case_views.media, name="media"),
+    path("", include("patrols.urls")),
+    path("diary/", include("diary.urls")),
     path("", include("frontend.urls")),
 ]
 

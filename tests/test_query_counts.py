@@ -74,3 +74,31 @@ def test_a_report(cast, django_assert_max_num_queries):
         answer.json()["task_id"]
         == services.open_task(Case.objects.get(number=answer.json()["number"])).pk
     )
+
+
+def test_my_patrols_and_my_diary(cast, django_assert_max_num_queries):
+    from tests.test_patrols import patrol, place, walk
+
+    gate = place()
+    client = api(cast.worker)
+    at = walk()[5]["at"]
+    for n in range(12):
+        check_in = {"place": gate.pk, "lon": 114.302, "lat": 30.558, "at": at}
+        client.post("/api/v1/patrols/", patrol(f"p{n}", check_ins=[check_in]), format="json")
+        client.post(
+            "/api/v1/diary/",
+            {"client_id": f"d{n}", "visited_at": at, "text": "走访"},
+            format="multipart",
+        )
+    patrols = count(
+        django_assert_max_num_queries, 6, lambda: client.get("/api/v1/patrols/mine/").json()
+    )
+    assert len(patrols["results"]) == 12
+    entries = count(
+        django_assert_max_num_queries, 5, lambda: client.get("/api/v1/diary/mine/").json()
+    )
+    assert len(entries["results"]) == 12
+    setup = count(
+        django_assert_max_num_queries, 4, lambda: client.get("/api/v1/patrols/setup/").json()
+    )
+    assert [p["id"] for p in setup["places"]] == [gate.pk]

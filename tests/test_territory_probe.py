@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from cases import loop
+from cases.calendar import CHINA
 from cases.models import Case, Notification
 from grid.models import Post, Role
 from tests.base import POINT_B1, jpeg, make_user, map_socket, report
@@ -34,6 +35,10 @@ REPORTER, REPORTER_PHONE = "赵秘密", "13912345678"
 PARTY, PARTY_PHONE = "钱当事", "13700001111"
 B_WORKER = "孙乙网格"  # street B's grid worker: their cells and history are B's too
 DESCRIPTION = "徐家棚街道的机密纠纷描述"
+# B's worker's patrol today, at B's key place, and their work diary (民情日志).
+KEY_PLACE = "徐家棚机密重点场所"
+PATROL_NOTE = "徐家棚机密巡查备注"
+DIARY_TEXT = "徐家棚机密民情日志"
 STREET_A_ROLES = [
     "leader", "coordinator", "dispatcher", "mediator", "street_mediator", "worker", "handler",
 ]  # fmt: skip
@@ -59,11 +64,14 @@ class Probe:
     neighbour: str  # street A's case next to it
     digest: int  # a digest of street A's leader that names B's case (as if stale)
     b_cell_code: str = ""
+    diary_pk: int = 0
+    diary_photo_url: str = ""
 
     @property
     def secrets(self) -> list[str]:
         return [
             self.case.number, DESCRIPTION, REPORTER, REPORTER_PHONE, PARTY, PARTY_PHONE, B_WORKER,
+            KEY_PLACE, PATROL_NOTE, DIARY_TEXT,
         ]  # fmt: skip
 
 
@@ -85,7 +93,8 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
     )
     photo = case.attachments.get()
     neighbour = report(cast.dispatcher, code="0101", point=A_AT_THE_BORDER, source="hotline")
-    _staff_street_b(case.cell)
+    b_worker = _staff_street_b(case.cell)
+    diary = _patrol_and_diary_in_b(b_worker, case.cell)
     # A digest names its cases by number: the page and the API show only those the
     # reader may see now (a person moved to another street keeps their old digests).
     digest = Notification.objects.create(
@@ -103,6 +112,8 @@ def probe(cast, territory, settings, tmp_path) -> Probe:
         neighbour=neighbour.number,
         digest=digest.pk,
         b_cell_code=case.cell.code,
+        diary_pk=diary.pk,
+        diary_photo_url=f"/api/v1/diary/{diary.pk}/photos/{diary.photos.get().pk}/",
     )
 
 
@@ -118,6 +129,44 @@ def _staff_street_b(cell) -> None:
     )
     tenure_end(actor=None, tenure=earlier, via="command")
     CellAssignment.objects.create(worker=worker, cell=cell)
+    return worker
+
+
+def _patrol_and_diary_in_b(worker, cell):
+    """B's worker patrols today past B's key place, and writes a diary entry with a photo."""
+    from django.contrib.gis.geos import Point
+
+    from diary.services import diary_record
+    from patrols import services as patrols
+    from patrols.figures import day_span
+    from patrols.models import KeyPlace
+
+    Post.objects.create(user=worker, role=Role.GRID_WORKER, community=cell.community)
+    lon = B_AT_THE_BORDER[0]
+    place = patrols.place_save(KeyPlace(name=KEY_PLACE, kind="school", point=Point(lon, 30.546)))
+    start = day_span(timezone.now().astimezone(CHINA).date())[0] + timedelta(minutes=1)
+    fixes = [
+        patrols.Fix(lon, 30.541 + 0.001 * i, start + timedelta(minutes=i), 5.0) for i in range(9)
+    ]
+    patrols.record_patrol(
+        worker=worker,
+        payload=patrols.PatrolPayload(
+            client_id="b-patrol",
+            started_at=start,
+            ended_at=start + timedelta(minutes=10),
+            points=fixes,
+            check_ins=[patrols.CheckInFix(place.pk, fixes[5])],
+            note=PATROL_NOTE,
+        ),
+    )
+    return diary_record(
+        author=worker,
+        client_id="b-diary",
+        visited_at=start,
+        text=DIARY_TEXT,
+        point=Point(lon, 30.546, srid=4326),
+        photos=[jpeg()],
+    ).entry
 
 
 @pytest.fixture
@@ -167,6 +216,9 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         "/territory/cells/", f"/territory/cells/{p.b_cell_code}/", "/territory/workers/b_worker/",
         "/territory/log/",
         *dashboard_paths(p),
+        "/api/v1/patrols/setup/", "/api/v1/patrols/mine/", "/map/patrols.json",
+        "/patrols/workers/", "/patrols/workers/?format=csv", "/patrols/workers/?period=week",
+        "/api/v1/diary/mine/", p.diary_photo_url, "/diary/", f"/diary/{p.diary_pk}/",
     ]  # fmt: skip
     result = [("get", path, {}) for path in gets]
     # Before the HTML actions: their refusals leave messages the next page would show.
@@ -179,6 +231,12 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         ("get", "/cases/search/", {"community": n.split("-")[0] + "001"}),
         ("get", "/cases/exports/", {}),
         ("post", "/cases/search/export/?q=" + DESCRIPTION[:8], {"format": "csv"}),
+        ("get", "/diary/", {"q": DIARY_TEXT[:5]}),
+        ("get", "/diary/", {"community": p.case.community_id}),
+        ("get", "/map/patrols.json", {"date": timezone.now().astimezone(CHINA).date().isoformat()}),
+        # Someone else's client ids: refused without saying whose.
+        ("post", "/api/v1/patrols/", {"client_id": "b-patrol"}),
+        ("post", "/api/v1/diary/", {"client_id": "b-diary", "visited_at": "x", "text": "x"}),
     ]
     result.append(("get", "/api/v1/metrics/", span))
     result += [("get", "/api/v1/metrics/", span | {"group": g}) for g in ("cell", "community")]
@@ -256,9 +314,13 @@ def leaks(p: Probe, session: Client, key: str | None, requests) -> list[tuple]:
         response = getattr(session, method)(path, data, **headers)
         body = body_of(response)
         shown = [s for s in p.secrets if s in body]
-        if path in (p.photo_url, p.api_photo_url, f"/open311/v2/media/{p.photo_pk}") and (
-            response.status_code == 200
-        ):
+        photos = (
+            p.photo_url,
+            p.api_photo_url,
+            f"/open311/v2/media/{p.photo_pk}",
+            p.diary_photo_url,
+        )
+        if path in photos and (response.status_code == 200):
             shown = ["the photo"]  # its bytes carry no text to look for
         if shown == [n] and 400 <= response.status_code < 500:
             twin_data = {k: ([UNKNOWN] if v == [n] else v) for k, v in data.items()}
@@ -315,6 +377,12 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
     assert "/cases/search/" in paths
     assert "/api/v1/cases/nearby/" in paths
     assert f"/open311/v2/requests/{n}.json" in paths
+    assert {
+        "/map/patrols.json",
+        "/diary/",
+        f"/diary/{probe.diary_pk}/",
+        probe.diary_photo_url,
+    } <= paths
 
 
 def test_the_probe_would_see_street_bs_staffing(probe, territory):

@@ -476,11 +476,15 @@ def case_handle(
     if not result.strip():
         raise ServiceError(_("Describe what was done."))
     record_cell_workers(ctx.case, CaseCellWorker.Stage.HANDLED, ctx.now)
+    due = ctx.case.step_due
     return _complete(
         ctx,
         State.VERIFY,
         event="handled",
         note=result,
+        # Kept with the step: the clock moves on to verification, and the
+        # worker's figures (patrols.figures) count steps handled on time.
+        data={"due": due.isoformat(), "late": ctx.now > due} if due else None,
         photos=check_photos(photos),
         client_id=client_id,
         handler=actor,

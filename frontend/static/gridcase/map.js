@@ -37,6 +37,7 @@
   };
   window.gridcaseMap = state;  // inspected by the browser tests
   window.gridcaseMapZoom = function () { return map.getZoom(); };
+  window.gridcaseLeaflet = { map: map, shift: shift };  // for overlays in their own files (patrols-layer.js)
   var filtersForm = document.getElementById("filters");
   var liveState = document.getElementById("live-state");
   // Community names sit above markers (markerPane is 600, tooltips 650) and let clicks through.

@@ -88,6 +88,13 @@
   }
 
   function send(item) {
+    if (item.json) {
+      // A patrol is one JSON body (its track is a list of points, not form fields).
+      return fetch(item.url, {
+        method: "POST", body: JSON.stringify(item.fields), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf(), Accept: "application/json", "Content-Type": "application/json" },
+      });
+    }
     var form = new FormData();
     Object.keys(item.fields).forEach(function (k) {
       var v = item.fields[k];
@@ -125,7 +132,7 @@
               item.status = "sent";
               return response.json().then(function (body) {
                 item.result = body.number || "";
-                state.outcomes[item.id] = { status: "sent", number: item.result };
+                state.outcomes[item.id] = { status: "sent", number: item.result, body: body };
                 return outboxDelete(item.id).then(function () { state.lastSent = item; });
               });
             }
@@ -153,8 +160,8 @@
       $("outbox-count").textContent = items.length;
       state.outbox = items;
       $("outbox").innerHTML = items.map(function (item) {
-        var label = item.kind === "report" ? t.report
-          : (item.kind === "support" ? t.support : t.step) + " " + esc(item.number || "");
+        var label = { report: t.report, patrol: t.patrol, diary: t.diary }[item.kind] ||
+          (item.kind === "support" ? t.support : t.step) + " " + esc(item.number || "");
         var status = item.status === "refused"
           ? '<span class="tag refused">' + esc(t.refused) + "</span> " + esc(item.reason)
           : '<span class="tag pending">' + esc(t.queued) + "</span>";
@@ -164,7 +171,7 @@
           buttons += button("resend", item.id, t.resend) + button("dismiss", item.id, t.dismiss);
         }
         var photos = (item.photos || []).length ? " · " + esc(t.case_photos) + " " + item.photos.length : "";
-        return '<li data-id="' + esc(item.id) + '" data-status="' + item.status + '"><b>' + label + "</b> " +
+        return '<li data-id="' + esc(item.id) + '" data-kind="' + esc(item.kind) + '" data-status="' + item.status + '"><b>' + esc(label) + "</b> " +
           esc(item.summary || "") + photos + "<br>" + status + "<br>" + buttons + "</li>";
       }).join("");
     });
@@ -264,7 +271,7 @@
       reportMap.setView([lat, lon], Math.max(reportMap.getZoom() || 16, 16));
     }
     $("gps").textContent = source === "exif" ? t.exif
-      : accuracy ? t.accuracy + " ±" + Math.round(accuracy) + " m" : lat.toFixed(5) + ", " + lon.toFixed(5);
+      : accuracy ? t.accuracy + " ±" + t.metres.replace("{n}", Math.round(accuracy)) : lat.toFixed(5) + ", " + lon.toFixed(5);
     $("outside").hidden = insideMyCells(lat, lon);
   }
   function showReportMap() {
@@ -475,6 +482,7 @@
   }
   // What the worker is told once the send was tried: the case number, queued, or why not.
   function showOutcome(item, outcome) {
+    if (item.kind === "patrol" || item.kind === "diary") { showRecordOutcome(item, outcome); return; }
     if (outcome.status === "sent") {
       var sent = { report: t.reported_number, support: t.supported_number }[item.kind];
       notice(sent ? esc(sent) + " " + caseLink(outcome.number) : esc(t.step_sent));
@@ -492,7 +500,25 @@
     } else {
       notice(esc(t.refused) + ": " + esc(outcome.reason));
     }
-    if (location.hash !== "#home") location.hash = "#home";
+    // A case logged on a patrol returns the worker to the patrol.
+    var back = item.fields && item.fields.patrol && runningPatrol() ? "#patrol" : "#home";
+    if (location.hash !== back) location.hash = back;
+  }
+  // A patrol or a diary entry: what the server counted, queued, or why it was refused.
+  function showRecordOutcome(item, outcome) {
+    var body = outcome.body || {};
+    if (outcome.status === "sent" && item.kind === "patrol") {
+      notice(esc(t.patrol_sent.replace("{length}", lengthText(body.length_m || 0))
+        .replace("{checkins}", body.check_ins || 0).replace("{cases}", (body.cases || []).length)) +
+        (body.cases || []).map(function (n) { return " " + caseLink(n); }).join(""));
+    } else if (outcome.status === "sent") {
+      notice(esc(t.diary_sent));
+      if (location.hash === "#diary") loadDiary();
+    } else if (outcome.status === "pending") {
+      notice(esc(item.kind === "patrol" ? t.patrol_queued : t.queued_notice));
+    } else {
+      notice(esc(t.refused) + ": " + esc(outcome.reason));
+    }
   }
 
   $("report-form").addEventListener("submit", function (e) {
@@ -505,8 +531,9 @@
     var recent = [f.category.value].concat(recentCategories().filter(function (c) { return c !== f.category.value; })).slice(0, 5);
     localStorage.setItem("gridcase.recent", JSON.stringify(recent));
     var hazardOffered = !$("major-hazard").parentNode.hidden;
+    var patrol = state.editing ? null : runningPatrol();
     var item = {
-      id: state.editing || undefined,
+      id: state.editing || uuid(),
       kind: "report", url: "/api/v1/cases/", summary: f.description.value.slice(0, 40),
       fields: {
         category: f.category.value, description: f.description.value, lon: f.lon.value, lat: f.lat.value,
@@ -515,6 +542,8 @@
       },
       photos: state.photos.slice(),
     };
+    // Logged during a patrol: the report names the patrol and the patrol lists the report.
+    if (patrol) item.fields.patrol = patrol.id;
     var submit = f.querySelector("button[type=submit]");
     submit.disabled = true;
     notice("");
@@ -529,6 +558,11 @@
   // The form is cleared only once the item is accepted or safely queued.
   function sendItem(item, submit) {
     submit.disabled = true;
+    var patrol = runningPatrol();
+    if (item.kind === "report" && patrol && item.fields.patrol === patrol.id && patrol.cases.indexOf(item.id) < 0) {
+      patrol.cases.push(item.id);
+      savePatrol(patrol);
+    }
     enqueue(item).then(function (outcome) {
       submit.disabled = false;
       if (outcome.status !== "refused" || item.kind !== "report") resetReport();
@@ -706,14 +740,14 @@
         '<li class="muted">' + esc(t.no_notifications) + "</li>";
     }).catch(function () { /* offline: the list waits for signal */ });
   }
-  function caseLink(number, id) {
+  function notificationLink(number, id) {
     return '<a href="#case/' + encodeURIComponent(number) + '" data-read="' + id + '"><b>' + esc(number) + "</b></a>";
   }
   // One case, or a digest (case null): its text, then each of its cases the reader may see.
   function notificationItem(n) {
-    var head = n.case ? caseLink(n.case, n.id) + " " : "";
+    var head = n.case ? notificationLink(n.case, n.id) + " " : "";
     var cases = n.case ? "" : '<br><span class="digest">' +
-      (n.cases || []).map(function (number) { return caseLink(number, n.id); }).join(" ") + "</span>";
+      (n.cases || []).map(function (number) { return notificationLink(number, n.id); }).join(" ") + "</span>";
     return '<li data-id="' + n.id + '" class="' + (n.read ? "read" : "unread") + '">' + head +
       '<span class="muted">' + esc(when(n.created)) + "</span><br>" + esc(n.text) + cases + "</li>";
   }
@@ -733,11 +767,281 @@
     if (location.hash === "#bell") loadNotifications();
   });
 
+  // ---- patrol (巡查): a track, check-ins at key places, the cases found on it ----
+  // A web app records positions only while its page is in front with the screen on:
+  // the patrol view says so and asks for a screen wake lock. The running patrol is
+  // kept in localStorage (per user) after every change, so a reload or a closed tab
+  // resumes it; when it ends it goes through the outbox like a report.
+  var SETUP_KEY = "gridcase.patrolSetup." + boot.userId, PATROL_KEY = "gridcase.patrol." + boot.userId;
+  var patrolWatch = null, patrolTimer = null, wakeLock = null;
+  function patrolSetup() {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(SETUP_KEY) || "null"); } catch (e) { saved = null; }
+    return saved || { position_seconds: 30, check_in_radius_m: 50, max_points: 5000, places: [] };
+  }
+  function refreshPatrolSetup() {
+    if (!navigator.onLine) return Promise.resolve();
+    return getJSON("/api/v1/patrols/setup/").then(function (setup) {
+      localStorage.setItem(SETUP_KEY, JSON.stringify(setup));
+      if (location.hash === "#patrol") renderPatrol();
+    }).catch(function () { /* the cached setup (or none) serves */ });
+  }
+  function runningPatrol() {
+    try { return JSON.parse(localStorage.getItem(PATROL_KEY) || "null"); } catch (e) { return null; }
+  }
+  function savePatrol(patrol) {
+    if (patrol) localStorage.setItem(PATROL_KEY, JSON.stringify(patrol));
+    else localStorage.removeItem(PATROL_KEY);
+    state.patrol = patrol;
+    $("patrol-link").textContent = patrol ? t.on_patrol : t.start_patrol;
+  }
+  // Great-circle distance in metres, enough for a walk through a few cells.
+  function metres(a, b) {
+    var rad = Math.PI / 180, dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) +
+      Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
+    return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+  }
+  function lengthText(m) {
+    return m >= 1000 ? t.kilometres.replace("{n}", (m / 1000).toFixed(2)) : t.metres.replace("{n}", Math.round(m));
+  }
+  function durationText(seconds) {
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return t.minutes.replace("{m}", minutes);
+    return t.hours_minutes.replace("{h}", Math.floor(minutes / 60)).replace("{m}", minutes % 60);
+  }
+  function trackLength(points) {
+    var total = 0;
+    for (var i = 1; i < points.length; i++) total += metres(points[i - 1], points[i]);
+    return total;
+  }
+
+  function startPatrol() {
+    if (runningPatrol()) return;
+    savePatrol({ id: uuid(), started_at: new Date().toISOString(), points: [], check_ins: [], cases: [] });
+    state.fix = null;
+    resumePatrol();
+    renderPatrol();
+  }
+  // Follows the position and keeps the screen on; called on start and after a reload.
+  function resumePatrol() {
+    if (!runningPatrol()) return;
+    if (navigator.geolocation && patrolWatch === null) {
+      patrolWatch = navigator.geolocation.watchPosition(function (p) {
+        state.fix = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy, seen: Date.now() };
+        samplePosition();
+        renderPatrol();
+      }, function () { renderPatrol(); }, { enableHighAccuracy: true, maximumAge: 0 });
+    }
+    if (patrolTimer === null) patrolTimer = setInterval(function () { samplePosition(); renderPatrolFigures(); }, 1000);
+    requestWakeLock();
+  }
+  function stopFollowing() {
+    if (patrolWatch !== null) { navigator.geolocation.clearWatch(patrolWatch); patrolWatch = null; }
+    if (patrolTimer !== null) { clearInterval(patrolTimer); patrolTimer = null; }
+    if (wakeLock) { wakeLock.release().catch(function () {}); wakeLock = null; }
+  }
+  // A point every position_seconds at most: the newest fix not yet kept, when one is due.
+  function samplePosition(force) {
+    var patrol = runningPatrol(), fix = state.fix;
+    if (!patrol || !fix) return;
+    var last = patrol.points[patrol.points.length - 1];
+    var lastAt = last ? Date.parse(last.at) : 0;
+    if (fix.seen <= (state.keptSeen || 0) && last) return;  // this fix is in the track already
+    if (last && last.lon === fix.lon && last.lat === fix.lat) return;  // standing still adds nothing
+    if (!force && Date.now() - lastAt < patrolSetup().position_seconds * 1000) return;
+    // A fix coarser than the server uses would only draw a spike: it waits for a better one.
+    if (patrolSetup().max_accuracy_m && fix.accuracy > patrolSetup().max_accuracy_m) return;
+    var at = new Date(Math.max(Date.now(), lastAt + 1)).toISOString();
+    patrol.points.push({ lon: fix.lon, lat: fix.lat, at: at, accuracy: fix.accuracy });
+    var max = patrolSetup().max_points || 5000;
+    if (patrol.points.length >= max) {
+      // Thinned rather than stopped: the whole way stays on the track, less finely.
+      patrol.points = patrol.points.filter(function (p, i) { return i % 2 === 0 || i === patrol.points.length - 1; });
+      patrol.thinned = true;
+    }
+    state.keptSeen = fix.seen;
+    savePatrol(patrol);
+  }
+  function requestWakeLock() {
+    if (!("wakeLock" in navigator)) { state.wake = false; renderWake(); return; }
+    navigator.wakeLock.request("screen").then(function (lock) {
+      wakeLock = lock;
+      state.wake = true;
+      lock.addEventListener("release", function () { state.wake = false; renderWake(); });
+      renderWake();
+    }).catch(function () { state.wake = false; renderWake(); });
+  }
+  // The browser drops the lock whenever the page is hidden; it is asked for again on return.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && runningPatrol()) requestWakeLock();
+  });
+  function renderWake() { $("wake").textContent = state.wake ? t.wake_on : t.wake_off; }
+
+  function renderPatrol() {
+    var patrol = runningPatrol();
+    state.patrol = patrol;
+    $("patrol-link").textContent = patrol ? t.on_patrol : t.start_patrol;
+    $("patrol-idle").hidden = !!patrol;
+    $("patrol-running").hidden = !patrol;
+    renderPlaces(patrol);
+    if (patrol) renderPatrolFigures();
+  }
+  function renderPatrolFigures() {
+    var patrol = runningPatrol();
+    if (!patrol || $("patrol-running").hidden) return;
+    $("patrol-elapsed").textContent = durationText((Date.now() - Date.parse(patrol.started_at)) / 1000);
+    $("patrol-distance").textContent = lengthText(trackLength(patrol.points));
+    $("patrol-points").textContent = patrol.points.length + (patrol.thinned ? " · " + t.points_thinned : "");
+    var coarse = state.fix && patrolSetup().max_accuracy_m && state.fix.accuracy > patrolSetup().max_accuracy_m;
+    $("patrol-fix").textContent = state.fix ? t.accuracy + " ±" + t.metres.replace("{n}", Math.round(state.fix.accuracy)) +
+      (coarse ? " · " + t.too_coarse : "") : t.no_fix;
+  }
+  // A place may have its own radius (a large site); otherwise the installation's.
+  function radiusOf(place) { return place.radius_m || patrolSetup().check_in_radius_m; }
+  function renderPlaces(patrol) {
+    var setup = patrolSetup(), fix = state.fix;
+    var places = setup.places.map(function (p) {
+      return { place: p, distance: fix ? metres(fix, p) : null };
+    });
+    places.sort(function (a, b) { return (a.distance === null ? 1e12 : a.distance) - (b.distance === null ? 1e12 : b.distance); });
+    $("places").innerHTML = places.length ? places.map(function (row) {
+      var p = row.place;
+      var done = patrol && patrol.check_ins.filter(function (c) { return c.place === p.id; })[0];
+      var radius = radiusOf(p), near = row.distance !== null && row.distance <= radius;
+      var action = !patrol ? "" : done ? '<span class="tag green">' + esc(t.checked_in) + " " + esc(when(done.at)) + "</span>"
+        : '<button type="button" data-check-in="' + p.id + '"' + (near ? "" : " disabled") + ">" + esc(t.check_in) + "</button>" +
+          (near ? "" : ' <span class="muted">' + esc(t.too_far.replace("{n}", radius)) + "</span>");
+      return '<li data-place="' + p.id + '"' + (done ? ' data-checked="true"' : "") + "><b>" + esc(p.name) + "</b> " +
+        '<span class="muted">' + esc(p.kind_label || "") + "</span>" +
+        (row.distance === null ? "" : " · " + esc(lengthText(row.distance))) + (action ? "<br>" + action : "") + "</li>";
+    }).join("") : '<li class="muted">' + esc(t.no_places) + "</li>";
+  }
+  $("places").addEventListener("click", function (e) {
+    var id = e.target.getAttribute("data-check-in");
+    var patrol = runningPatrol(), fix = state.fix;
+    if (!id || !patrol || !fix) return;
+    var place = patrolSetup().places.filter(function (p) { return String(p.id) === id; })[0];
+    if (!place || metres(fix, place) > radiusOf(place)) return;
+    patrol.check_ins.push({
+      place: place.id, lon: fix.lon, lat: fix.lat, accuracy: fix.accuracy,
+      at: new Date(Math.max(Date.now(), Date.parse(patrol.started_at))).toISOString(),
+    });
+    savePatrol(patrol);
+    renderPlaces(patrol);
+  });
+  $("patrol-begin").addEventListener("click", startPatrol);
+  $("patrol-end").addEventListener("click", function () {
+    var patrol = runningPatrol();
+    if (!patrol) return;
+    samplePosition(true);  // the position where it ends belongs to the track
+    patrol = runningPatrol();
+    if (patrol.points.length < 2 && !state.endAsked) {
+      // The server keeps no patrol without a track; a second tap discards it.
+      state.endAsked = true;
+      notice(esc(t.patrol_short));
+      return;
+    }
+    state.endAsked = false;
+    stopFollowing();
+    savePatrol(null);
+    if (patrol.points.length < 2) { notice(esc(t.patrol_discarded)); location.hash = "#home"; return; }
+    var item = {
+      id: patrol.id, kind: "patrol", url: "/api/v1/patrols/", json: true,
+      summary: when(patrol.started_at) + " · " + lengthText(trackLength(patrol.points)),
+      fields: {
+        started_at: patrol.started_at, ended_at: new Date().toISOString(),
+        points: patrol.points, check_ins: patrol.check_ins, cases: patrol.cases,
+      },
+    };
+    location.hash = "#home";
+    enqueue(item).then(function (outcome) { showOutcome(item, outcome); });
+  });
+
+  function loadPatrols() {
+    getJSON("/api/v1/patrols/mine/").then(function (data) {
+      $("patrols").innerHTML = data.results.length ? data.results.map(function (p) {
+        return '<li data-id="' + esc(p.client_id) + '"><b>' + esc(when(p.started_at)) + "</b> " +
+          esc(t.length) + " " + esc(lengthText(p.length_m)) + " · " + esc(t.duration) + " " + esc(durationText(p.duration_s)) +
+          "<br>" + esc(t.check_ins) + " " + p.check_ins + " · " + esc(t.cases) + " " + p.cases.length +
+          (p.cases.length ? " " + p.cases.map(function (n) { return caseLink(n); }).join(" ") : "") + "</li>";
+      }).join("") : '<li class="muted">' + esc(t.no_patrols) + "</li>";
+    }).catch(function () { $("patrols").innerHTML = '<li class="muted">' + esc(t.offline_list) + "</li>"; });
+  }
+
+  // ---- 民情日志: a visit's note, photos and (if wanted) position, sent like a report ----
+  var diaryPhotos = [];
+  $("diary-photos").addEventListener("change", function (e) {
+    Array.prototype.slice.call(e.target.files).forEach(function (file) {
+      resize(file).then(function (blob) {
+        if (!blob) return;
+        diaryPhotos.push(blob);
+        renderDiaryThumbs();
+      });
+    });
+    e.target.value = "";
+  });
+  function renderDiaryThumbs() {
+    state.diaryPhotos = diaryPhotos.length;
+    $("diary-thumbs").innerHTML = "";
+    diaryPhotos.forEach(function (blob, i) {
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(blob);
+      img.dataset.index = i;
+      $("diary-thumbs").appendChild(img);
+    });
+  }
+  $("diary-thumbs").addEventListener("click", function (e) {
+    if (e.target.dataset.index === undefined) return;
+    diaryPhotos.splice(Number(e.target.dataset.index), 1);
+    renderDiaryThumbs();
+  });
+  $("diary-position").addEventListener("change", function (e) {
+    state.diaryPosition = null;
+    $("diary-gps").hidden = !e.target.checked;
+    if (!e.target.checked) return;
+    $("diary-gps").textContent = t.no_fix;
+    if (!navigator.geolocation) { $("diary-gps").textContent = t.no_gps; return; }
+    navigator.geolocation.getCurrentPosition(function (p) {
+      state.diaryPosition = { lon: p.coords.longitude.toFixed(6), lat: p.coords.latitude.toFixed(6) };
+      $("diary-gps").textContent = t.position_added + " · " + t.accuracy + " ±" + t.metres.replace("{n}", Math.round(p.coords.accuracy));
+    }, function () { $("diary-gps").textContent = t.no_gps; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+  });
+  $("diary-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var f = e.target, where = f.with_position.checked ? state.diaryPosition : null;
+    var item = {
+      kind: "diary", url: "/api/v1/diary/", summary: f.text.value.slice(0, 40),
+      fields: {
+        visited_at: new Date().toISOString(), text: f.text.value, place: f.place.value.trim(),
+        lon: where ? where.lon : "", lat: where ? where.lat : "",
+      },
+      photos: diaryPhotos.slice(),
+    };
+    f.reset();
+    diaryPhotos = [];
+    renderDiaryThumbs();
+    $("diary-gps").hidden = true;
+    state.diaryPosition = null;
+    enqueue(item).then(function (outcome) { showOutcome(item, outcome); });
+  });
+  function loadDiary() {
+    getJSON("/api/v1/diary/mine/").then(function (data) {
+      $("diary-list").innerHTML = data.results.length ? data.results.map(function (d) {
+        return '<li data-id="' + esc(d.client_id) + '"><b>' + esc(when(d.visited_at)) + "</b> " +
+          '<span class="muted">' + esc(d.community_name || "") + (d.place ? " · " + esc(d.place) : "") + "</span><br>" +
+          esc(d.text) + (d.photos.length ? '<div class="thumbs">' + d.photos.map(function (p) {
+            return '<img src="' + esc(p.url) + '" alt="" loading="lazy">';
+          }).join("") + "</div>" : "") + "</li>";
+      }).join("") : '<li class="muted">' + esc(t.no_entries) + "</li>";
+    }).catch(function () { $("diary-list").innerHTML = '<li class="muted">' + esc(t.offline_list) + "</li>"; });
+  }
+
   // ---- views --------------------------------------------------------------------
   function route() {
     var hash = location.hash || "#home";
     var name = hash.slice(1).split("/")[0];
-    ["home", "report", "task", "case", "mine", "outbox", "bell"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    ["home", "report", "task", "case", "mine", "outbox", "bell", "patrol", "patrols", "diary"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
     if (name !== "home") { notice(""); leaveHomeMap(); }
     if (name === "home") { showHomeMap(); loadTasks(); }
     if (name === "report") showReportMap();
@@ -746,12 +1050,18 @@
     if (name === "mine") loadMine();
     if (name === "outbox") renderOutbox();
     if (name === "bell") loadNotifications();
+    if (name === "patrol") { refreshPatrolSetup(); renderPatrol(); }
+    if (name === "patrols") loadPatrols();
+    if (name === "diary") loadDiary();
   }
   window.addEventListener("hashchange", route);
   fillCategories();
   refreshCategories();
   setNet();
   renderOutbox();
+  refreshPatrolSetup();
+  resumePatrol();
+  renderPatrol();
   route();
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(function () {});
 })();

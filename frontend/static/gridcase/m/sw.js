@@ -1,7 +1,7 @@
 /* The phone app's service worker: the app shell works without signal.
  * Pages and static files: network first, the cached copy when offline.
  * The API is never cached: the app queues what it sends in its outbox. */
-var CACHE = "gridcase-m-v3";
+var CACHE = "gridcase-m-v4";
 var SHELL = __SHELL__;
 
 self.addEventListener("install", function (event) {
@@ -26,6 +26,7 @@ self.addEventListener("fetch", function (event) {
     }
     return response;
   }).catch(function () {
-    return caches.match(request, { ignoreSearch: url.pathname === "/m/" });
+    // The page varies by cookie and language; offline, the device's last copy is the one to show.
+    return caches.match(request, { ignoreSearch: url.pathname === "/m/", ignoreVary: true });
   }));
 });
