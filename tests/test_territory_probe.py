@@ -13,7 +13,9 @@ socket tests at the end.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -295,6 +297,10 @@ def body_of(response) -> str:
         text = b"".join(response.streaming_content).decode("utf-8", "replace")
     else:
         text = response.content.decode("utf-8", "replace")
+    if "json" in response.get("Content-Type", ""):
+        # JSON may escape Chinese as \uXXXX: a secret like 张三 would pass unseen.
+        with contextlib.suppress(ValueError):
+            text = json.dumps(json.loads(text), ensure_ascii=False)
     return CSRF_VALUE.sub(r'\1"', text)
 
 
@@ -377,6 +383,9 @@ def test_the_probe_would_see_a_leak(probe, people, cast):
     assert "/cases/search/" in paths
     assert "/api/v1/cases/nearby/" in paths
     assert f"/open311/v2/requests/{n}.json" in paths
+    # JSON escapes Chinese: the probe reads it decoded, or B's worker would pass unseen.
+    cell_json = f"/map/cells/{probe.b_cell_pk}.json"
+    assert any(path == cell_json and B_WORKER in shown for _, path, _, shown in found)
     assert {
         "/map/patrols.json",
         "/diary/",
