@@ -145,14 +145,21 @@ def _cells_and_home(track: LineString, fixes: list[Fix]):
     return cells, home
 
 
-def _check_ins(p: PatrolPayload) -> list[tuple[CheckInFix, KeyPlace, float]]:
+def _check_ins(p: PatrolPayload, territory: Territory) -> list[tuple[CheckInFix, KeyPlace, float]]:
     ids = {c.place_id for c in p.check_ins}
-    places = KeyPlace.objects.filter(pk__in=ids, active=True).in_bulk()
+    places = (
+        KeyPlace.objects.filter(pk__in=ids, active=True)
+        .select_related("street")
+        .defer("street__boundary")
+        .in_bulk()
+    )
     earliest, latest = p.started_at - CLOCK_SLACK, p.ended_at + CLOCK_SLACK
     checked = []
     for c in p.check_ins:
         place = places.get(c.place_id)
-        if place is None:
+        # A place of a street the worker does not patrol is as unknown as none:
+        # its name stays in its own street, and no patrol of theirs checks in there.
+        if place is None or not territory.reaches(place.street):
             raise ValidationError(
                 {"check_ins": _("No active key place has the id %(id)s.") % {"id": c.place_id}}
             )
@@ -214,7 +221,7 @@ def record_patrol(
         street, community = where.street, where.community
     if not territory.reaches(street):
         raise ValidationError({"points": _("The patrol lies outside your territory.")})
-    check_ins = _check_ins(payload)
+    check_ins = _check_ins(payload, territory)
     try:
         with transaction.atomic():
             patrol = Patrol.objects.create(

@@ -319,3 +319,14 @@ def test_a_worker_who_stood_still_records_a_patrol_of_no_length(cast):
     assert answer.status_code == 201, answer.json()
     assert answer.json()["length_m"] == 0
     assert answer.json()["cells"] == ["420106002001001"]
+
+
+def test_a_check_in_at_another_streets_key_place_is_refused_without_naming_it(cast):
+    # Just across the street border, 44 m from where the worker stands in street A.
+    theirs = place("徐家棚消防通道", lat=30.5498)
+    near = check_in(theirs, 30.5502)
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(check_ins=[near]), format="json")
+    assert refused.status_code == 400
+    assert "No active key place" in refused.json()["detail"]
+    assert "徐家棚" not in refused.content.decode()
+    assert not Patrol.objects.exists()
