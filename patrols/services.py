@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core.clock import implausible
 from grid.locate import OutsideTerritory, locate
 from grid.models import GridCell, Role
 from grid.territory import Territory
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 # A phone stamps its positions with the GPS clock and the patrol's start and
 # end with its own: a minute either side is the same patrol, not a bad one.
 CLOCK_SLACK = timedelta(minutes=1)
+# A walk of a working day; longer is a patrol never ended (or a wrong clock),
+# whose "hours on patrol" would be wrong in the worker table.
+MAX_DURATION = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,14 @@ def _earlier(client_id: str, worker) -> PatrolResult | None:
 def _check_span(p: PatrolPayload) -> None:
     if p.ended_at < p.started_at:
         raise ValidationError({"ended_at": _("The patrol ends before it starts.")})
+    if p.ended_at - p.started_at > MAX_DURATION:
+        raise ValidationError(
+            {"ended_at": _("A patrol lasts at most %(h)d hours.") % {"h": MAX_DURATION // HOUR}}
+        )
+    if implausible(p.started_at) or implausible(p.ended_at):
+        raise ValidationError(
+            {"started_at": _("The patrol's times are impossible: check the phone's clock.")}
+        )
     if len(p.points) < 2:
         raise ValidationError({"points": _("A patrol needs at least two positions.")})
     if len(p.points) > settings.PATROL_MAX_POINTS:

@@ -330,3 +330,29 @@ def test_a_check_in_at_another_streets_key_place_is_refused_without_naming_it(ca
     assert "No active key place" in refused.json()["detail"]
     assert "徐家棚" not in refused.content.decode()
     assert not Patrol.objects.exists()
+
+
+def shifted(by: timedelta) -> dict:
+    """The whole patrol moved in time by `by`."""
+    return {
+        "started_at": (START + by).isoformat(),
+        "ended_at": (START + by + timedelta(minutes=10)).isoformat(),
+        "points": [p | {"at": (datetime.fromisoformat(p["at"]) + by).isoformat()} for p in walk()],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # Forgotten for 127 years: once a 500 on PostgreSQL (duration_s out of range).
+        ({"started_at": "1900-01-01T09:00:00+08:00"}, "at most 24 hours"),
+        ({"started_at": (START - timedelta(hours=25)).isoformat()}, "at most 24 hours"),
+        (shifted(timedelta(days=3650)), "phone's clock"),
+        (shifted(-timedelta(days=365 * 30)), "phone's clock"),
+    ],
+)
+def test_a_patrol_of_impossible_times_is_refused_and_writes_nothing(cast, change, reason):
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(**change), format="json")
+    assert refused.status_code == 400
+    assert reason in refused.json()["detail"], refused.json()
+    assert not Patrol.objects.exists()
