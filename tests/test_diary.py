@@ -69,6 +69,8 @@ def test_without_a_position_the_entry_belongs_to_the_workers_cell(cast, territor
         ({"lon": POINT_A1_001[0]}, "both longitude and latitude"),
         ({"photos": [jpeg() for _ in range(7)]}, "At most 6 photos"),
         ({"visited_at": "yesterday"}, "format"),
+        ({"visited_at": "0001-01-01T00:00:00+00:00"}, "phone's clock"),
+        ({"visited_at": "2099-12-01T10:30:00+08:00"}, "phone's clock"),
     ],
 )
 def test_a_bad_entry_is_refused_with_its_reason_and_writes_nothing(cast, change, reason, media):
