@@ -31,6 +31,9 @@ def _day(raw: str, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append(_("Give the date as YYYY-MM-DD."))
         return None
+    if not 2000 <= day.year <= 2100:  # as the case search: beyond, a day is out of range
+        errors.append(_("Choose a date between 2000 and 2100."))
+        return None
     return datetime(day.year, day.month, day.day, tzinfo=CHINA)
 
 

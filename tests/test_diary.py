@@ -240,3 +240,18 @@ def test_two_retries_arriving_at_once_write_exactly_one_entry(reference_data):
         thread.join()
     assert sorted(r.created for r in results) == [False, True]
     assert {r.entry.pk for r in results} == {DiaryEntry.objects.get().pk}
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_date_out_of_range_in_the_search_says_so(cast, diary, day):
+    from django.utils import translation
+
+    from tests.base import logged_in
+
+    for name in ("since", "until"):
+        page = logged_in(cast.dispatcher).get("/diary/", {name: day})
+        assert page.status_code == 200
+        with translation.override("zh-hans"):
+            assert translation.gettext("Choose a date between 2000 and 2100.") in (
+                page.content.decode()
+            )

@@ -180,3 +180,10 @@ def test_the_table_speaks_chinese_by_default_and_english_on_request(cast, week):
     session.cookies["django_language"] = "en"
     page = session.get("/patrols/workers/").content.decode()
     assert "Patrols by worker" in page and "Handled on site" in page and "Total" in page
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_the_map_layer_refuses_a_date_out_of_range(cast, day):
+    answer = logged_in(cast.leader).get("/map/patrols.json", {"date": day})
+    assert answer.status_code == 400
+    assert "2000" in answer.json()["error"]
