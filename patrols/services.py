@@ -285,14 +285,20 @@ def _link_waiting(patrol: Patrol, case_client_ids: list[str]) -> None:
         field_name="client_id"
     )
     PatrolCase.objects.bulk_create(
-        PatrolCase(
-            patrol_client_id=patrol.client_id,
-            patrol=patrol,
-            case_client_id=cid,
-            case=cases.get(cid),
-        )
-        for cid in wanted
+        (
+            PatrolCase(
+                patrol_client_id=patrol.client_id,
+                patrol=patrol,
+                case_client_id=cid,
+                case=cases.get(cid),
+            )
+            for cid in wanted
+        ),
+        # A report linking itself at this moment wrote its row first: it is
+        # claimed below, instead of its conflict undoing the whole patrol.
+        ignore_conflicts=True,
     )
+    PatrolCase.objects.filter(patrol_client_id=patrol.client_id, patrol=None).update(patrol=patrol)
 
 
 def check_case_link(*, actor, patrol_client_id: str) -> None:

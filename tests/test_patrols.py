@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import connection, transaction
 
 from cases.models import Case
 from patrols import services
@@ -356,3 +356,82 @@ def test_a_patrol_of_impossible_times_is_refused_and_writes_nothing(cast, change
     assert refused.status_code == 400
     assert reason in refused.json()["detail"], refused.json()
     assert not Patrol.objects.exists()
+
+
+def _payload(client_id: str = "patrol-1", cases: tuple[str, ...] = ()) -> services.PatrolPayload:
+    return services.PatrolPayload(
+        client_id=client_id,
+        started_at=START,
+        ended_at=START + timedelta(minutes=10),
+        points=[
+            services.Fix(p["lon"], p["lat"], datetime.fromisoformat(p["at"]), p["accuracy"])
+            for p in walk()
+        ],
+        cases=list(cases),
+    )
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
+
+
+def _race(first, second) -> list:
+    """Run `first` in a transaction held open until `second`, started meanwhile, waits
+    for its lock; then commit `first`. What each returned or raised, in that order."""
+    from tests.base import wait_for
+
+    results: list = [None, None]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                results[0] = first()
+                holding.set()
+                release.wait(30)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[0] = exc
+        finally:
+            holding.set()
+            connection.close()
+
+    def run():
+        try:
+            results[1] = second()
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[1] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=run)]
+    threads[0].start()
+    holding.wait(30)
+    threads[1].start()
+    try:
+        wait_for(_someone_waits_for_a_lock, seconds=20, step=0.05)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    return results
+
+
+@pytest.mark.postgis
+def test_a_patrol_arriving_while_its_report_links_itself_is_recorded_with_the_case(
+    committed_cast,
+):
+    from tests.base import report
+
+    case = report(committed_cast.worker, client_id="case-1")
+    linking, recording = _race(
+        lambda: services.link_case(case=case, patrol_client_id="patrol-1"),
+        lambda: services.record_patrol(
+            worker=committed_cast.worker, payload=_payload(cases=("case-1",))
+        ),
+    )
+    assert not isinstance(linking, Exception), linking
+    assert isinstance(recording, services.PatrolResult), recording
+    link = PatrolCase.objects.get()
+    assert (link.patrol, link.case) == (recording.patrol, case)
