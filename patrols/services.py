@@ -315,10 +315,7 @@ def link_case(*, case: Case, patrol_client_id: str) -> None:
     it is claimed. Safe to call again for a retried report.
     """
     check_case_link(actor=case.reporter, patrol_client_id=patrol_client_id)
-    if case.client_id:
-        PatrolCase.objects.filter(
-            patrol_client_id=patrol_client_id, case_client_id=case.client_id, case=None
-        ).update(case=case)
+    _claim_for(case, patrol_client_id)
     if PatrolCase.objects.filter(patrol_client_id=patrol_client_id, case=case).exists():
         return
     patrol = Patrol.objects.filter(client_id=patrol_client_id).first()
@@ -331,4 +328,14 @@ def link_case(*, case: Case, patrol_client_id: str) -> None:
                 case=case,
             )
     except IntegrityError:
-        pass  # a concurrent retry of the same report linked it
+        # A concurrent retry of the same report linked it, or the patrol arrived
+        # at this moment with a row waiting for this report: that row is claimed.
+        _claim_for(case, patrol_client_id)
+
+
+def _claim_for(case: Case, patrol_client_id: str) -> None:
+    """Fill in the case of the row a patrol left waiting for this report's client id."""
+    if case.client_id:
+        PatrolCase.objects.filter(
+            patrol_client_id=patrol_client_id, case_client_id=case.client_id, case=None
+        ).update(case=case)

@@ -435,3 +435,21 @@ def test_a_patrol_arriving_while_its_report_links_itself_is_recorded_with_the_ca
     assert isinstance(recording, services.PatrolResult), recording
     link = PatrolCase.objects.get()
     assert (link.patrol, link.case) == (recording.patrol, case)
+
+
+@pytest.mark.postgis
+def test_a_report_linking_itself_while_its_patrol_arrives_is_linked(committed_cast):
+    from tests.base import report
+
+    worker = committed_cast.worker
+    # The patrol names the report, which it does not find yet: its row waits for it.
+    recorded, linking = _race(
+        lambda: services.record_patrol(worker=worker, payload=_payload(cases=("case-1",))),
+        lambda: services.link_case(
+            case=report(worker, client_id="case-1"), patrol_client_id="patrol-1"
+        ),
+    )
+    assert isinstance(recorded, services.PatrolResult), recorded
+    assert not isinstance(linking, Exception), linking
+    link = PatrolCase.objects.get()
+    assert (link.patrol, link.case) == (recorded.patrol, Case.objects.get())
