@@ -275,7 +275,12 @@ def _link_waiting(patrol: Patrol, case_client_ids: list[str]) -> None:
     """Tie the patrol to the reports that named it or that it names."""
     from cases.models import Case
 
-    PatrolCase.objects.filter(patrol_client_id=patrol.client_id, patrol=None).update(patrol=patrol)
+    # Only the worker's own reports: a patrol's client id named by somebody
+    # else's report (before the patrol arrived to be refused) is not theirs.
+    waiting = PatrolCase.objects.filter(
+        patrol_client_id=patrol.client_id, patrol=None, case__reporter=patrol.worker
+    )
+    waiting.update(patrol=patrol)
     known = set(
         PatrolCase.objects.filter(patrol=patrol).values_list("case_client_id", "case__client_id")
     )
@@ -298,7 +303,7 @@ def _link_waiting(patrol: Patrol, case_client_ids: list[str]) -> None:
         # claimed below, instead of its conflict undoing the whole patrol.
         ignore_conflicts=True,
     )
-    PatrolCase.objects.filter(patrol_client_id=patrol.client_id, patrol=None).update(patrol=patrol)
+    waiting.update(patrol=patrol)
 
 
 def check_case_link(*, actor, patrol_client_id: str) -> None:

@@ -453,3 +453,14 @@ def test_a_report_linking_itself_while_its_patrol_arrives_is_linked(committed_ca
     assert not isinstance(linking, Exception), linking
     link = PatrolCase.objects.get()
     assert (link.patrol, link.case) == (recorded.patrol, Case.objects.get())
+
+
+def test_a_report_by_someone_else_naming_a_patrol_before_it_arrives_is_not_tied_to_it(cast):
+    # worker2's report names worker's patrol (a guessed or reused client id) first.
+    theirs = api(cast.worker2).post(
+        "/api/v1/cases/", body(client_id="case-2", patrol="patrol-1"), format="multipart"
+    )
+    assert theirs.status_code == 201
+    recorded = api(cast.worker).post("/api/v1/patrols/", patrol(), format="json").json()
+    assert recorded["cases"] == []
+    assert not PatrolCase.objects.filter(patrol__isnull=False).exists()
