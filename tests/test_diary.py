@@ -255,3 +255,12 @@ def test_a_date_out_of_range_in_the_search_says_so(cast, diary, day):
             assert translation.gettext("Choose a date between 2000 and 2100.") in (
                 page.content.decode()
             )
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 30])
+def test_a_community_or_worker_that_is_no_id_is_ignored_by_the_search(cast, diary, value):
+    assert texts(cast.dispatcher, community=value, worker=value) == [
+        "李阿姨反映楼道灯坏",
+        "王大爷家水管漏水",
+        "走访低保户张某",
+    ]
