@@ -464,3 +464,11 @@ def test_a_report_by_someone_else_naming_a_patrol_before_it_arrives_is_not_tied_
     recorded = api(cast.worker).post("/api/v1/patrols/", patrol(), format="json").json()
     assert recorded["cases"] == []
     assert not PatrolCase.objects.filter(patrol__isnull=False).exists()
+
+
+def test_a_check_in_at_a_place_id_too_large_for_any_row_is_refused(cast):
+    huge = {"place": 10**20, "lon": LON, "lat": 30.558, "at": START.isoformat()}
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(check_ins=[huge]), format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["check_ins"]
+    assert not Patrol.objects.exists()
