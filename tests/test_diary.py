@@ -264,3 +264,20 @@ def test_a_community_or_worker_that_is_no_id_is_ignored_by_the_search(cast, diar
         "王大爷家水管漏水",
         "走访低保户张某",
     ]
+
+
+def test_a_worker_who_moved_away_still_sees_the_photos_of_their_own_entries(cast, territory, media):
+    from core import sharedstate
+    from grid.models import CellAssignment, Post, Role
+
+    got = api(cast.worker).post("/api/v1/diary/", entry(photos=[jpeg()]), format="multipart")
+    url = got.json()["photos"][0]["url"]
+    # Moved to street B: my diary still lists the entry, so its photo must show.
+    Post.objects.filter(user=cast.worker).delete()
+    CellAssignment.objects.filter(worker=cast.worker).delete()
+    Post.objects.create(user=cast.worker, role=Role.GRID_WORKER, community=territory.b1)
+    sharedstate.clear_all()
+    mine = api(cast.worker).get("/api/v1/diary/mine/").json()["results"]
+    assert [p["url"] for p in mine[0]["photos"]] == [url]
+    assert api(cast.worker).get(url).status_code == 200
+    assert api(cast.outsider).get(url).status_code == 404
