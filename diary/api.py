@@ -126,9 +126,11 @@ def mine(request: Request) -> Response:
 )
 @api_view(["GET"])
 def photo(request: Request, pk: int, photo_pk: int):
-    """One photo of an entry the caller may read (token or session)."""
+    """One photo of an entry the caller may read, or wrote (token or session)."""
     territory = Territory.for_user(request.user)
-    entry = services.visible_entries(territory).filter(pk=pk).first()
+    # The author's own too: their diary (`mine`) lists them after they moved away.
+    readable = services.visible_entries(territory) | DiaryEntry.objects.filter(author=request.user)
+    entry = readable.filter(pk=pk).first()
     found = entry.photos.filter(pk=photo_pk).first() if entry else None
     if found is None:
         raise NotFound(_("No such photo."))

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from cases.services.errors import ServiceError
 from cases.services.photos import check_photos
+from core.clock import implausible
 from diary.models import DiaryEntry, DiaryPhoto
 from grid.locate import OutsideTerritory, locate
 from grid.models import CellAssignment, Community, GridCell, Role
@@ -115,6 +116,10 @@ def diary_record(
         raise ValidationError({"text": _("Write what you saw or heard.")})
     if len(text) > MAX_TEXT:
         raise ValidationError({"text": _("The text is longer than 1,000 characters.")})
+    if implausible(visited_at):
+        raise ValidationError(
+            {"visited_at": _("The visit's time is impossible: check the phone's clock.")}
+        )
     if len(place) > MAX_PLACE:
         raise ValidationError({"place": _("The place is longer than 100 characters.")})
     if len(photos) > MAX_PHOTOS:

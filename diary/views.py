@@ -31,7 +31,16 @@ def _day(raw: str, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append(_("Give the date as YYYY-MM-DD."))
         return None
+    if not 2000 <= day.year <= 2100:  # as the case search: beyond, a day is out of range
+        errors.append(_("Choose a date between 2000 and 2100."))
+        return None
     return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+def _is_id(raw: str) -> bool:
+    """A number a primary key can be: "²" passes isdigit() but not int(), and
+    a 30-digit number made SQLite raise."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 @login_required
@@ -45,10 +54,10 @@ def search(request: HttpRequest) -> HttpResponse:
     if text:
         entries = entries.filter(Q(text__icontains=text) | Q(place__icontains=text))
     community = params.get("community", "")
-    if community.isdigit():
+    if _is_id(community):
         entries = entries.filter(community_id=int(community))
     author = params.get("worker", "")
-    if author.isdigit():
+    if _is_id(author):
         entries = entries.filter(author_id=int(author))
     since, until = _day(params.get("since", ""), errors), _day(params.get("until", ""), errors)
     if since:

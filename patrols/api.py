@@ -32,7 +32,8 @@ class FixSerializer(serializers.Serializer):
 
 
 class CheckInSerializer(FixSerializer):
-    place = serializers.IntegerField(min_value=1)
+    # Bounded like the primary key: a larger number made SQLite raise (a 500).
+    place = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 class PatrolSerializer(serializers.Serializer):

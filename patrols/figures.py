@@ -15,7 +15,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from cases.calendar import CHINA
-from cases.models import Case, State, TimelineEntry
+from cases.models import Case, Source, State, TimelineEntry
 from grid.models import CellAssignment
 from grid.territory import Territory
 from patrols.models import CheckIn, Patrol, PatrolCase
@@ -127,8 +127,9 @@ def worker_table(territory: Territory, start: datetime, end: datetime) -> list[W
     """Per worker of the territory, their patrols and cases from start to end.
 
     Workers are those covering a cell of the territory now, and whoever
-    patrolled in it then. Cases found: reported by the worker in the period,
-    or logged on one of their patrols; handled on site: the on-site step (处置)
+    patrolled, reported as a grid worker or handled a case on site in it then.
+    Cases found: reported by the worker in the period, or logged on one of
+    their patrols; handled on site: the on-site step (处置)
     completed by the worker; on time: before that step's deadline.
     """
     patrols = visible_patrols(territory).filter(started_at__gte=start, started_at__lt=end)
@@ -150,7 +151,17 @@ def worker_table(territory: Territory, start: datetime, end: datetime) -> list[W
     rows: dict[int, WorkerRow] = {}
     for t in totals:
         worker_ids.add(t["worker_id"])
-    users = get_user_model().objects.filter(pk__in=worker_ids).order_by("pk")
+    # Workers who found or handled a case here then but cover no cell here now
+    # (moved or left): their work still counts where it was done.
+    found_here = Case.objects.filter(
+        territory.q(), source=Source.GRID_WORKER, reported_at__gte=start, reported_at__lt=end
+    ).values("reporter_id")
+    handled_here = _handled_on_site(territory, start, end).values("actor_id")
+    users = (
+        get_user_model()
+        .objects.filter(Q(pk__in=worker_ids) | Q(pk__in=found_here) | Q(pk__in=handled_here))
+        .order_by("pk")
+    )
     for user in users:
         rows[user.pk] = WorkerRow(user.pk, _name(user))
     for t in totals:
@@ -164,6 +175,13 @@ def worker_table(territory: Territory, start: datetime, end: datetime) -> list[W
     return sorted(rows.values(), key=lambda r: (-r.patrols, -r.length_m, r.name))
 
 
+def _handled_on_site(territory: Territory, start: datetime, end: datetime):
+    """The on-site steps (处置) completed in the territory from start to end."""
+    return TimelineEntry.objects.filter(
+        territory.q(), action="handled", from_state=State.ONSITE, at__gte=start, at__lt=end
+    )
+
+
 def _cases(territory: Territory, rows: dict[int, WorkerRow], patrols, start, end) -> None:
     cases = Case.objects.filter(territory.q())
     reported = cases.filter(
@@ -175,14 +193,11 @@ def _cases(territory: Territory, rows: dict[int, WorkerRow], patrols, start, end
     for worker_id, case_id in [*reported, *linked]:
         if worker_id in rows:
             rows[worker_id].found.add(case_id)
-    handled = TimelineEntry.objects.filter(
-        Q(territory.q()),
-        action="handled",
-        from_state=State.ONSITE,
-        actor_id__in=list(rows),
-        at__gte=start,
-        at__lt=end,
-    ).values_list("actor_id", "case_id", "data")
+    handled = (
+        _handled_on_site(territory, start, end)
+        .filter(actor_id__in=list(rows))
+        .values_list("actor_id", "case_id", "data")
+    )
     handled = list(handled)
     # A step handled before its clock was kept with the entry is late if the
     # deadline sweeper had escalated the case from the same step before it.

@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core.clock import implausible
 from grid.locate import OutsideTerritory, locate
 from grid.models import GridCell, Role
 from grid.territory import Territory
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 # A phone stamps its positions with the GPS clock and the patrol's start and
 # end with its own: a minute either side is the same patrol, not a bad one.
 CLOCK_SLACK = timedelta(minutes=1)
+# A walk of a working day; longer is a patrol never ended (or a wrong clock),
+# whose "hours on patrol" would be wrong in the worker table.
+MAX_DURATION = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,14 @@ def _earlier(client_id: str, worker) -> PatrolResult | None:
 def _check_span(p: PatrolPayload) -> None:
     if p.ended_at < p.started_at:
         raise ValidationError({"ended_at": _("The patrol ends before it starts.")})
+    if p.ended_at - p.started_at > MAX_DURATION:
+        raise ValidationError(
+            {"ended_at": _("A patrol lasts at most %(h)d hours.") % {"h": MAX_DURATION // HOUR}}
+        )
+    if implausible(p.started_at) or implausible(p.ended_at):
+        raise ValidationError(
+            {"started_at": _("The patrol's times are impossible: check the phone's clock.")}
+        )
     if len(p.points) < 2:
         raise ValidationError({"points": _("A patrol needs at least two positions.")})
     if len(p.points) > settings.PATROL_MAX_POINTS:
@@ -145,14 +158,21 @@ def _cells_and_home(track: LineString, fixes: list[Fix]):
     return cells, home
 
 
-def _check_ins(p: PatrolPayload) -> list[tuple[CheckInFix, KeyPlace, float]]:
+def _check_ins(p: PatrolPayload, territory: Territory) -> list[tuple[CheckInFix, KeyPlace, float]]:
     ids = {c.place_id for c in p.check_ins}
-    places = KeyPlace.objects.filter(pk__in=ids, active=True).in_bulk()
+    places = (
+        KeyPlace.objects.filter(pk__in=ids, active=True)
+        .select_related("street")
+        .defer("street__boundary")
+        .in_bulk()
+    )
     earliest, latest = p.started_at - CLOCK_SLACK, p.ended_at + CLOCK_SLACK
     checked = []
     for c in p.check_ins:
         place = places.get(c.place_id)
-        if place is None:
+        # A place of a street the worker does not patrol is as unknown as none:
+        # its name stays in its own street, and no patrol of theirs checks in there.
+        if place is None or not territory.reaches(place.street):
             raise ValidationError(
                 {"check_ins": _("No active key place has the id %(id)s.") % {"id": c.place_id}}
             )
@@ -214,7 +234,7 @@ def record_patrol(
         street, community = where.street, where.community
     if not territory.reaches(street):
         raise ValidationError({"points": _("The patrol lies outside your territory.")})
-    check_ins = _check_ins(payload)
+    check_ins = _check_ins(payload, territory)
     try:
         with transaction.atomic():
             patrol = Patrol.objects.create(
@@ -255,7 +275,12 @@ def _link_waiting(patrol: Patrol, case_client_ids: list[str]) -> None:
     """Tie the patrol to the reports that named it or that it names."""
     from cases.models import Case
 
-    PatrolCase.objects.filter(patrol_client_id=patrol.client_id, patrol=None).update(patrol=patrol)
+    # Only the worker's own reports: a patrol's client id named by somebody
+    # else's report (before the patrol arrived to be refused) is not theirs.
+    waiting = PatrolCase.objects.filter(
+        patrol_client_id=patrol.client_id, patrol=None, case__reporter=patrol.worker
+    )
+    waiting.update(patrol=patrol)
     known = set(
         PatrolCase.objects.filter(patrol=patrol).values_list("case_client_id", "case__client_id")
     )
@@ -265,14 +290,20 @@ def _link_waiting(patrol: Patrol, case_client_ids: list[str]) -> None:
         field_name="client_id"
     )
     PatrolCase.objects.bulk_create(
-        PatrolCase(
-            patrol_client_id=patrol.client_id,
-            patrol=patrol,
-            case_client_id=cid,
-            case=cases.get(cid),
-        )
-        for cid in wanted
+        (
+            PatrolCase(
+                patrol_client_id=patrol.client_id,
+                patrol=patrol,
+                case_client_id=cid,
+                case=cases.get(cid),
+            )
+            for cid in wanted
+        ),
+        # A report linking itself at this moment wrote its row first: it is
+        # claimed below, instead of its conflict undoing the whole patrol.
+        ignore_conflicts=True,
     )
+    waiting.update(patrol=patrol)
 
 
 def check_case_link(*, actor, patrol_client_id: str) -> None:
@@ -289,10 +320,7 @@ def link_case(*, case: Case, patrol_client_id: str) -> None:
     it is claimed. Safe to call again for a retried report.
     """
     check_case_link(actor=case.reporter, patrol_client_id=patrol_client_id)
-    if case.client_id:
-        PatrolCase.objects.filter(
-            patrol_client_id=patrol_client_id, case_client_id=case.client_id, case=None
-        ).update(case=case)
+    _claim_for(case, patrol_client_id)
     if PatrolCase.objects.filter(patrol_client_id=patrol_client_id, case=case).exists():
         return
     patrol = Patrol.objects.filter(client_id=patrol_client_id).first()
@@ -305,4 +333,14 @@ def link_case(*, case: Case, patrol_client_id: str) -> None:
                 case=case,
             )
     except IntegrityError:
-        pass  # a concurrent retry of the same report linked it
+        # A concurrent retry of the same report linked it, or the patrol arrived
+        # at this moment with a row waiting for this report: that row is claimed.
+        _claim_for(case, patrol_client_id)
+
+
+def _claim_for(case: Case, patrol_client_id: str) -> None:
+    """Fill in the case of the row a patrol left waiting for this report's client id."""
+    if case.client_id:
+        PatrolCase.objects.filter(
+            patrol_client_id=patrol_client_id, case_client_id=case.client_id, case=None
+        ).update(case=case)

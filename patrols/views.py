@@ -35,6 +35,8 @@ def map_patrols(request: HttpRequest) -> JsonResponse:
         day = date.fromisoformat(raw) if raw else timezone.now().astimezone(CHINA).date()
     except ValueError:
         return JsonResponse({"error": _("Give the date as YYYY-MM-DD.")}, status=400)
+    if not 2000 <= day.year <= 2100:  # as the case search: beyond, a day is out of range
+        return JsonResponse({"error": _("Choose a date between 2000 and 2100.")}, status=400)
     # Names as they are, not \u-escaped: smaller, and what a reader (or a test) searches for.
     return JsonResponse(
         figures.day_layer(territory, day), json_dumps_params={"ensure_ascii": False}

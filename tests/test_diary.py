@@ -69,6 +69,8 @@ def test_without_a_position_the_entry_belongs_to_the_workers_cell(cast, territor
         ({"lon": POINT_A1_001[0]}, "both longitude and latitude"),
         ({"photos": [jpeg() for _ in range(7)]}, "At most 6 photos"),
         ({"visited_at": "yesterday"}, "format"),
+        ({"visited_at": "0001-01-01T00:00:00+00:00"}, "phone's clock"),
+        ({"visited_at": "2099-12-01T10:30:00+08:00"}, "phone's clock"),
     ],
 )
 def test_a_bad_entry_is_refused_with_its_reason_and_writes_nothing(cast, change, reason, media):
@@ -238,3 +240,44 @@ def test_two_retries_arriving_at_once_write_exactly_one_entry(reference_data):
         thread.join()
     assert sorted(r.created for r in results) == [False, True]
     assert {r.entry.pk for r in results} == {DiaryEntry.objects.get().pk}
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_date_out_of_range_in_the_search_says_so(cast, diary, day):
+    from django.utils import translation
+
+    from tests.base import logged_in
+
+    for name in ("since", "until"):
+        page = logged_in(cast.dispatcher).get("/diary/", {name: day})
+        assert page.status_code == 200
+        with translation.override("zh-hans"):
+            assert translation.gettext("Choose a date between 2000 and 2100.") in (
+                page.content.decode()
+            )
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 30])
+def test_a_community_or_worker_that_is_no_id_is_ignored_by_the_search(cast, diary, value):
+    assert texts(cast.dispatcher, community=value, worker=value) == [
+        "李阿姨反映楼道灯坏",
+        "王大爷家水管漏水",
+        "走访低保户张某",
+    ]
+
+
+def test_a_worker_who_moved_away_still_sees_the_photos_of_their_own_entries(cast, territory, media):
+    from core import sharedstate
+    from grid.models import CellAssignment, Post, Role
+
+    got = api(cast.worker).post("/api/v1/diary/", entry(photos=[jpeg()]), format="multipart")
+    url = got.json()["photos"][0]["url"]
+    # Moved to street B: my diary still lists the entry, so its photo must show.
+    Post.objects.filter(user=cast.worker).delete()
+    CellAssignment.objects.filter(worker=cast.worker).delete()
+    Post.objects.create(user=cast.worker, role=Role.GRID_WORKER, community=territory.b1)
+    sharedstate.clear_all()
+    mine = api(cast.worker).get("/api/v1/diary/mine/").json()["results"]
+    assert [p["url"] for p in mine[0]["photos"]] == [url]
+    assert api(cast.worker).get(url).status_code == 200
+    assert api(cast.outsider).get(url).status_code == 404

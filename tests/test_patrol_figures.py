@@ -180,3 +180,33 @@ def test_the_table_speaks_chinese_by_default_and_english_on_request(cast, week):
     session.cookies["django_language"] = "en"
     page = session.get("/patrols/workers/").content.decode()
     assert "Patrols by worker" in page and "Handled on site" in page and "Total" in page
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_the_map_layer_refuses_a_date_out_of_range(cast, day):
+    answer = logged_in(cast.leader).get("/map/patrols.json", {"date": day})
+    assert answer.status_code == 400
+    assert "2000" in answer.json()["error"]
+
+
+def test_a_worker_who_moved_away_still_counts_where_they_worked_that_week(cast, territory, week):
+    moved = make_user("moved", first_name="调走的网格员")
+    post = Post.objects.create(user=moved, role=Role.GRID_WORKER, community=territory.a1)
+    cell = CellAssignment.objects.create(worker=moved, cell=territory.cell("420106002001001"))
+    case = report(moved)
+    case_services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    case_services.case_handle(actor=moved, number=case.number, result="已处理")
+    # Then moved to street B, without a patrol in street A this week.
+    now = timezone.now()
+    Post.objects.filter(pk=post.pk).update(ended=now)
+    CellAssignment.objects.filter(pk=cell.pk).update(ended=now)
+    CellAssignment.objects.create(worker=moved, cell=territory.cell("420106003001001"))
+    rows = list(
+        csv.reader(
+            io.StringIO(table(cast.leader, week["period"], "csv").content.decode("utf-8-sig"))
+        )
+    )
+    by_name = {r[0]: r[1:] for r in rows[1:]}
+    # patrols, km, hours, cells, check-ins, found, handled on site, on time
+    assert by_name["调走的网格员"] == ["0", "0.0", "0.0", "0", "0", "1", "1", "1"]
+    assert by_name["合计"][4:] == ["1", "3", "3", "2"]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import connection, transaction
 
 from cases.models import Case
 from patrols import services
@@ -319,3 +319,156 @@ def test_a_worker_who_stood_still_records_a_patrol_of_no_length(cast):
     assert answer.status_code == 201, answer.json()
     assert answer.json()["length_m"] == 0
     assert answer.json()["cells"] == ["420106002001001"]
+
+
+def test_a_check_in_at_another_streets_key_place_is_refused_without_naming_it(cast):
+    # Just across the street border, 44 m from where the worker stands in street A.
+    theirs = place("徐家棚消防通道", lat=30.5498)
+    near = check_in(theirs, 30.5502)
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(check_ins=[near]), format="json")
+    assert refused.status_code == 400
+    assert "No active key place" in refused.json()["detail"]
+    assert "徐家棚" not in refused.content.decode()
+    assert not Patrol.objects.exists()
+
+
+def shifted(by: timedelta) -> dict:
+    """The whole patrol moved in time by `by`."""
+    return {
+        "started_at": (START + by).isoformat(),
+        "ended_at": (START + by + timedelta(minutes=10)).isoformat(),
+        "points": [p | {"at": (datetime.fromisoformat(p["at"]) + by).isoformat()} for p in walk()],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # Forgotten for 127 years: once a 500 on PostgreSQL (duration_s out of range).
+        ({"started_at": "1900-01-01T09:00:00+08:00"}, "at most 24 hours"),
+        ({"started_at": (START - timedelta(hours=25)).isoformat()}, "at most 24 hours"),
+        (shifted(timedelta(days=3650)), "phone's clock"),
+        (shifted(-timedelta(days=365 * 30)), "phone's clock"),
+    ],
+)
+def test_a_patrol_of_impossible_times_is_refused_and_writes_nothing(cast, change, reason):
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(**change), format="json")
+    assert refused.status_code == 400
+    assert reason in refused.json()["detail"], refused.json()
+    assert not Patrol.objects.exists()
+
+
+def _payload(client_id: str = "patrol-1", cases: tuple[str, ...] = ()) -> services.PatrolPayload:
+    return services.PatrolPayload(
+        client_id=client_id,
+        started_at=START,
+        ended_at=START + timedelta(minutes=10),
+        points=[
+            services.Fix(p["lon"], p["lat"], datetime.fromisoformat(p["at"]), p["accuracy"])
+            for p in walk()
+        ],
+        cases=list(cases),
+    )
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
+
+
+def _race(first, second) -> list:
+    """Run `first` in a transaction held open until `second`, started meanwhile, waits
+    for its lock; then commit `first`. What each returned or raised, in that order."""
+    from tests.base import wait_for
+
+    results: list = [None, None]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                results[0] = first()
+                holding.set()
+                release.wait(30)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[0] = exc
+        finally:
+            holding.set()
+            connection.close()
+
+    def run():
+        try:
+            results[1] = second()
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[1] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=run)]
+    threads[0].start()
+    holding.wait(30)
+    threads[1].start()
+    try:
+        wait_for(_someone_waits_for_a_lock, seconds=20, step=0.05)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    return results
+
+
+@pytest.mark.postgis
+def test_a_patrol_arriving_while_its_report_links_itself_is_recorded_with_the_case(
+    committed_cast,
+):
+    from tests.base import report
+
+    case = report(committed_cast.worker, client_id="case-1")
+    linking, recording = _race(
+        lambda: services.link_case(case=case, patrol_client_id="patrol-1"),
+        lambda: services.record_patrol(
+            worker=committed_cast.worker, payload=_payload(cases=("case-1",))
+        ),
+    )
+    assert not isinstance(linking, Exception), linking
+    assert isinstance(recording, services.PatrolResult), recording
+    link = PatrolCase.objects.get()
+    assert (link.patrol, link.case) == (recording.patrol, case)
+
+
+@pytest.mark.postgis
+def test_a_report_linking_itself_while_its_patrol_arrives_is_linked(committed_cast):
+    from tests.base import report
+
+    worker = committed_cast.worker
+    # The patrol names the report, which it does not find yet: its row waits for it.
+    recorded, linking = _race(
+        lambda: services.record_patrol(worker=worker, payload=_payload(cases=("case-1",))),
+        lambda: services.link_case(
+            case=report(worker, client_id="case-1"), patrol_client_id="patrol-1"
+        ),
+    )
+    assert isinstance(recorded, services.PatrolResult), recorded
+    assert not isinstance(linking, Exception), linking
+    link = PatrolCase.objects.get()
+    assert (link.patrol, link.case) == (recorded.patrol, Case.objects.get())
+
+
+def test_a_report_by_someone_else_naming_a_patrol_before_it_arrives_is_not_tied_to_it(cast):
+    # worker2's report names worker's patrol (a guessed or reused client id) first.
+    theirs = api(cast.worker2).post(
+        "/api/v1/cases/", body(client_id="case-2", patrol="patrol-1"), format="multipart"
+    )
+    assert theirs.status_code == 201
+    recorded = api(cast.worker).post("/api/v1/patrols/", patrol(), format="json").json()
+    assert recorded["cases"] == []
+    assert not PatrolCase.objects.filter(patrol__isnull=False).exists()
+
+
+def test_a_check_in_at_a_place_id_too_large_for_any_row_is_refused(cast):
+    huge = {"place": 10**20, "lon": LON, "lat": 30.558, "at": START.isoformat()}
+    refused = api(cast.worker).post("/api/v1/patrols/", patrol(check_ins=[huge]), format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["check_ins"]
+    assert not Patrol.objects.exists()
