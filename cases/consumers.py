@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections import OrderedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -49,8 +51,110 @@ RECHECK_SECONDS = 60.0
 GAP_CHECK_SECONDS = float(settings.MAP_GAP_CHECK_SECONDS)
 
 
+class Frames:
+    """This process's encoded event frames, one per (event, view).
+
+    The layer hands the same event to every socket of a street's group; a
+    thousand maps of one street would each filter it and encode it to JSON.
+    Sockets whose territories filter alike share a view number, and the first
+    of them to get an event leaves its frame (or None: not theirs) here.
+    """
+
+    # Events stay in the layer's queues for milliseconds; these few cover a burst.
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self.views: dict[tuple, int] = {}
+        self.frames: OrderedDict[tuple[int, str, int], str | None] = OrderedDict()
+
+    def view(self, territory: Territory) -> int:
+        key = (
+            territory.everything,
+            territory.district_ids,
+            territory.street_ids,
+            territory.community_ids,
+            territory.cell_ids,
+        )
+        return self.views.setdefault(key, len(self.views))
+
+    def frame(self, view: int, territory: Territory, event: dict) -> str | None:
+        key = (event["seq"], event["at"], view)
+        try:
+            return self.frames[key]
+        except KeyError:
+            pass
+        frame = None
+        if events.allows(territory, event["case"]):
+            frame = json.dumps({"type": "event", "event": event})
+        self.frames[key] = frame
+        if len(self.frames) > self.SIZE:
+            self.frames.popitem(last=False)
+        return frame
+
+
+FRAMES = Frames()
+
+
+class LastSeq:
+    """mapdata.last_seq for this process's gap checks, read at most once a while.
+
+    Every socket checks every GAP_CHECK_SECONDS: a thousand would read it a
+    hundred times a second. An older value is still a safe bound (every event
+    up to it is committed); it only moves a late event to the next check.
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.read_at = float("-inf")
+
+    async def get(self) -> int:
+        if time.monotonic() - self.read_at > min(1.0, GAP_CHECK_SECONDS / 4):
+            read_at = time.monotonic()
+            self.value = await database_sync_to_async(mapdata.last_seq)()
+            self.read_at = read_at
+        return self.value
+
+
+LAST_SEQ = LastSeq()
+
+
+class Ranges:
+    """The seqs of a view's events in (after, upto], shared by this process's sockets.
+
+    Sockets check at their own times but read the shared LAST_SEQ, so those of
+    one view that check within the same second ask for the same range: one
+    query answers them all, and only a socket that really missed an event
+    reads its payload. A range's answer never changes (events.seqs_between).
+    """
+
+    SIZE = 256
+
+    def __init__(self) -> None:
+        self.ranges: OrderedDict[tuple[int, int, int], list[int]] = OrderedDict()
+
+    async def seqs(self, view: int, territory: Territory, after: int, upto: int) -> list[int]:
+        key = (view, after, upto)
+        if key not in self.ranges:
+            self.ranges[key] = await database_sync_to_async(events.seqs_between)(
+                territory, after=after, upto=upto
+            )
+            if len(self.ranges) > self.SIZE:
+                self.ranges.popitem(last=False)
+        return self.ranges[key]
+
+
+RANGES = Ranges()
+
+
+def forget_shared() -> None:
+    """Start this process's shared caches afresh (tests: each starts a new timeline)."""
+    global FRAMES, LAST_SEQ, RANGES
+    FRAMES, LAST_SEQ, RANGES = Frames(), LastSeq(), Ranges()
+
+
 class MapConsumer(AsyncJsonWebsocketConsumer):
     territory: Territory | None = None
+    view: int = -1
     groups_joined: set[str]
     checked_at: float = 0.0
     gap_task: asyncio.Task | None = None
@@ -115,12 +219,25 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         last = missed[-1]["seq"] if missed else after
         await self.send_json({"type": "caught_up", "last_seq": last})
 
+    async def dispatch(self, message):
+        # channels closes stale database connections before every handler, in a
+        # worker thread: once per event per socket, that hop cost more than the
+        # rest of the fan-out. case_event reaches the database only through
+        # database_sync_to_async, which closes them around its own call.
+        if message["type"] == "case.event":
+            await self.case_event(message)
+        else:
+            await super().dispatch(message)
+
     async def case_event(self, message):
         if not await self._recheck_when_due():
             return
         # Groups are per street; a community-level user still sees only their part of it.
-        if self.territory is not None and events.allows(self.territory, message["event"]["case"]):
-            await self._send_event(message["event"])
+        event = message["event"]
+        frame = FRAMES.frame(self.view, self.territory, event)
+        if frame is not None:
+            self._mark_sent(event["seq"])
+            await self.send(text_data=frame)
 
     async def access_changed(self, message):
         # Any staffing change anywhere arrives here; _recheck tells the map only
@@ -173,14 +290,15 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         streets = await database_sync_to_async(events.street_ids_for)(territory)
         wanted = {events.street_group(s) for s in streets}
         wanted |= {access.ACCESS_GROUP, access.user_group(user_id)}
-        # Every group again, not only new ones: the layer forgets a member after
-        # its group expiry (a day), and a wall screen stays open longer.
+        # Every group again, not only new ones: the lists layer (CHANNEL_LAYER=lists)
+        # forgets a member after its group expiry (a day); a wall screen stays open longer.
         for group in wanted:
             await self.channel_layer.group_add(group, self.channel_name)
         for group in self.groups_joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = wanted
         self.territory = territory
+        self.view = FRAMES.view(territory)
 
     # ---- events the layer did not deliver -------------------------------------------
 
@@ -192,9 +310,12 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         self.sent = set()
         return newest
 
+    def _mark_sent(self, seq: int) -> None:
+        if seq > self.sent_upto:
+            self.sent.add(seq)
+
     async def _send_event(self, event: dict) -> None:
-        if event["seq"] > self.sent_upto:
-            self.sent.add(event["seq"])
+        self._mark_sent(event["seq"])
         await self.send_json({"type": "event", "event": event})
 
     async def _check_gaps_forever(self) -> None:
@@ -211,12 +332,15 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         """Send the territory's events up to the previous check's newest seq that
         this socket has not sent: dropped by the layer, or broadcast by nobody."""
         epoch, after = self.epoch, self.sent_upto
-        upto, self.check_upto = self.check_upto, await database_sync_to_async(mapdata.last_seq)()
+        upto, self.check_upto = self.check_upto, max(self.check_upto, await LAST_SEQ.get())
         if self.territory is None or upto <= after:
             return
-        missed, complete = await database_sync_to_async(events.missing)(
-            self.territory, after=after, upto=upto, seen=set(self.sent)
-        )
+        in_range = await RANGES.seqs(self.view, self.territory, after, upto)
+        owed = [seq for seq in in_range if seq not in self.sent]
+        complete = len(owed) <= events.CATCH_UP_LIMIT
+        missed = []
+        if owed and complete:
+            missed = await database_sync_to_async(events.payloads_of)(owed)
         if epoch != self.epoch or self.territory is None:
             return  # the territory changed meanwhile: the map starts again anyway
         if not complete:

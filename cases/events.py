@@ -111,25 +111,40 @@ def events_after(territory, after: int, limit: int | None = None) -> tuple[list[
     return payloads[:limit], len(payloads) <= limit
 
 
-def missing(
-    territory, *, after: int, upto: int, seen: set[int], limit: int | None = None
-) -> tuple[list[dict], bool]:
-    """The territory's committed events in (after, upto] whose seq is not in `seen`.
+def seqs_between(territory, *, after: int, upto: int) -> list[int]:
+    """The territory's committed events in (after, upto], by seq.
 
     Sequence numbers are assigned under a lock held until commit, so once
-    `upto` was the newest number every event up to it is committed. Returns
-    (events, complete) like events_after; incomplete means reload instead.
+    `upto` was the newest number every event up to it is committed: the
+    answer for a range never changes, and sockets may share it.
     """
     from cases.models import TimelineEntry
 
-    limit = limit or CATCH_UP_LIMIT
     in_range = TimelineEntry.objects.filter(territory.q(), seq__gt=after, seq__lte=upto)
-    seqs = [s for s in in_range.values_list("seq", flat=True) if s not in seen]
-    if len(seqs) > limit:
-        return [], False
+    return list(in_range.values_list("seq", flat=True).order_by("seq"))
+
+
+def payloads_of(seqs: list[int]) -> list[dict]:
+    """The events of these sequence numbers, oldest first."""
+    from cases.models import TimelineEntry
+
     entries = (
         TimelineEntry.objects.filter(seq__in=seqs)
         .select_related("case__category", "case__street")
         .order_by("seq")
     )
-    return [event_payload(entry) for entry in entries], True
+    return [event_payload(entry) for entry in entries]
+
+
+def missing(
+    territory, *, after: int, upto: int, seen: set[int], limit: int | None = None
+) -> tuple[list[dict], bool]:
+    """The territory's committed events in (after, upto] whose seq is not in `seen`.
+
+    Returns (events, complete) like events_after; incomplete means reload instead.
+    """
+    limit = limit or CATCH_UP_LIMIT
+    seqs = [s for s in seqs_between(territory, after=after, upto=upto) if s not in seen]
+    if len(seqs) > limit:
+        return [], False
+    return payloads_of(seqs), True
