@@ -49,6 +49,9 @@ RECHECK_SECONDS = 60.0
 # How often a socket looks for events the layer did not deliver. An event is
 # looked for one period after it committed: by then its broadcast has arrived.
 GAP_CHECK_SECONDS = float(settings.MAP_GAP_CHECK_SECONDS)
+# Frames a socket may have waiting to be written; beyond, its client is not
+# reading and the gap check (or a reload) makes up for what it skipped.
+OUTBOX_LIMIT = 500
 
 
 class Frames:
@@ -150,14 +153,97 @@ def forget_shared() -> None:
     """Start this process's shared caches afresh (tests: each starts a new timeline)."""
     global FRAMES, LAST_SEQ, RANGES
     FRAMES, LAST_SEQ, RANGES = Frames(), LastSeq(), Ranges()
+    HUBS.clear()
+
+
+class Hub:
+    """This process's map sockets by street group, behind one layer channel.
+
+    The layer hands each event once to this process (one channel in the
+    street's group); the hub puts its frame (see Frames) in the outbox of each
+    socket of that street. Without it every socket received, decoded and
+    dispatched its own copy through channels' per-message tasks, which cost
+    several times the sending itself.
+    """
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.members: dict[str, set[MapConsumer]] = {}
+        self.channel: str | None = None
+        self.task: asyncio.Task | None = None
+        self.lock = asyncio.Lock()
+        self.chores: set[asyncio.Task] = set()
+
+    async def join(self, group: str, consumer: MapConsumer) -> None:
+        async with self.lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+                self.task = asyncio.create_task(self._receive_forever(self.channel))
+            # Every time, as _follow does: the lists layer forgets members after a day.
+            await self.layer.group_add(group, self.channel)
+            self.members.setdefault(group, set()).add(consumer)
+
+    def leave(self, group: str, consumer: MapConsumer) -> None:
+        """Synchronous, so that a consumer cancelled mid-way still leaves."""
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(consumer)
+        if not members:
+            chore = asyncio.get_running_loop().create_task(self._discard(group))
+            self.chores.add(chore)
+            chore.add_done_callback(self.chores.discard)
+
+    async def _discard(self, group: str) -> None:
+        async with self.lock:
+            if self.members.get(group) or self.channel is None:
+                return  # someone joined again meanwhile
+            del self.members[group]
+            with contextlib.suppress(Exception):  # Redis away: the group expires
+                await self.layer.group_discard(group, self.channel)
+            if not self.members and self.task is not None:
+                self.task.cancel()  # nobody left in this process: let the channel go
+                self.channel = self.task = None
+
+    async def _receive_forever(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: the sockets' gap checks cover the meantime
+                logger.warning("The map hub could not receive", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != "case.event":
+                continue
+            event = message["event"]
+            group = events.street_group(event["case"]["street"])
+            for consumer in list(self.members.get(group, ())):
+                consumer.deliver(event)
+
+
+# One hub per event loop and layer: a web process has one; each test has its own loop.
+HUBS: dict[tuple[int, int], Hub] = {}
+
+
+def hub_for(layer) -> Hub:
+    key = (id(asyncio.get_running_loop()), id(layer))
+    if key not in HUBS or HUBS[key].layer is not layer:
+        HUBS[key] = Hub(layer)
+    return HUBS[key]
 
 
 class MapConsumer(AsyncJsonWebsocketConsumer):
     territory: Territory | None = None
     view: int = -1
     groups_joined: set[str]
+    streets_joined: set[str] = frozenset()
     checked_at: float = 0.0
     gap_task: asyncio.Task | None = None
+    writer_task: asyncio.Task | None = None
+    outbox: asyncio.Queue
+    hub: Hub | None = None
     # Everything the map needs up to `sent_upto` has been sent; `sent` holds the
     # seqs sent above it, `check_upto` the newest seq seen at the last check.
     # `epoch` counts territory changes: a check begun under an older one is void.
@@ -174,10 +260,14 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         finally:
             if self.gap_task is not None:
                 self.gap_task.cancel()
+            if self.writer_task is not None:
+                self.writer_task.cancel()
+            self._leave_streets()
 
     async def connect(self):
         self.groups_joined = set()
         self.sent = set()
+        self.outbox = asyncio.Queue()
         territory = await self._current_territory()
         # Accepted, then closed with a code: a refused handshake reaches the browser
         # as 1006, and the map would retry for ever instead of saying why.
@@ -189,6 +279,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         last_seq = await self._restart_from_now()
         self.gap_task = asyncio.create_task(self._check_gaps_forever())
         await self.send_json({"type": "hello", "last_seq": last_seq})
+        self.writer_task = asyncio.create_task(self._write_forever())
 
     async def disconnect(self, code):
         if self.gap_task is not None:
@@ -196,6 +287,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.gap_task
             self.gap_task = None
+        self._leave_streets()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = set()
@@ -219,25 +311,27 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         last = missed[-1]["seq"] if missed else after
         await self.send_json({"type": "caught_up", "last_seq": last})
 
-    async def dispatch(self, message):
-        # channels closes stale database connections before every handler, in a
-        # worker thread: once per event per socket, that hop cost more than the
-        # rest of the fan-out. case_event reaches the database only through
-        # database_sync_to_async, which closes them around its own call.
-        if message["type"] == "case.event":
-            await self.case_event(message)
-        else:
-            await super().dispatch(message)
-
-    async def case_event(self, message):
-        if not await self._recheck_when_due():
+    def deliver(self, event: dict) -> None:
+        """An event of one of the socket's streets, from the hub: queue its frame."""
+        if self.territory is None:
             return
-        # Groups are per street; a community-level user still sees only their part of it.
-        event = message["event"]
         frame = FRAMES.frame(self.view, self.territory, event)
-        if frame is not None:
-            self._mark_sent(event["seq"])
-            await self.send(text_data=frame)
+        if frame is None:
+            return
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            return  # not marked sent: the gap check sends it, or tells the map to reload
+        self._mark_sent(event["seq"])
+        self.outbox.put_nowait(frame)
+
+    def _drop_outbox(self) -> None:
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+
+    async def _write_forever(self) -> None:
+        # Its own task: a socket whose client stopped reading waits here alone,
+        # not in the hub's loop over the process's sockets.
+        while True:
+            await self.send(text_data=await self.outbox.get())
 
     async def access_changed(self, message):
         # Any staffing change anywhere arrives here; _recheck tells the map only
@@ -247,6 +341,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     async def access_session_ended(self, message):
         if message["session"] == self._session_key():
             self.territory = None
+            self._drop_outbox()
             await self.close(code=NO_ACCESS)
 
     async def notification_new(self, message):
@@ -277,10 +372,12 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         territory = await self._current_territory()
         if territory is None:
             self.territory = None
+            self._drop_outbox()
             await self.close(code=NO_ACCESS)
             return False
         await self._follow(territory)
         if before is not None and territory != before:
+            self._drop_outbox()  # queued under the old territory: not for this one
             await self.send_json({"type": "territory"})
             await self._restart_from_now()
         return True
@@ -288,17 +385,31 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     async def _follow(self, territory: Territory) -> None:
         user_id = self.scope["user"].pk
         streets = await database_sync_to_async(events.street_ids_for)(territory)
-        wanted = {events.street_group(s) for s in streets}
-        wanted |= {access.ACCESS_GROUP, access.user_group(user_id)}
+        # Street groups through the process's hub; the socket's own channel
+        # hears who changed access and its person's notifications.
+        wanted_streets = {events.street_group(s) for s in streets}
+        wanted = {access.ACCESS_GROUP, access.user_group(user_id)}
+        self.hub = self.hub or hub_for(self.channel_layer)
         # Every group again, not only new ones: the lists layer (CHANNEL_LAYER=lists)
         # forgets a member after its group expiry (a day); a wall screen stays open longer.
+        for group in wanted_streets:
+            await self.hub.join(group, self)
+        for group in self.streets_joined - wanted_streets:
+            self.hub.leave(group, self)
         for group in wanted:
             await self.channel_layer.group_add(group, self.channel_name)
         for group in self.groups_joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = wanted
+        self.streets_joined = wanted_streets
         self.territory = territory
         self.view = FRAMES.view(territory)
+
+    def _leave_streets(self) -> None:
+        if self.hub is not None:
+            for group in self.streets_joined:
+                self.hub.leave(group, self)
+        self.streets_joined = set()
 
     # ---- events the layer did not deliver -------------------------------------------
 
