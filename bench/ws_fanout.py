@@ -144,6 +144,8 @@ class Map:
     """Cases reported in the leader's street; timed at the hand-over to the layer."""
 
     def __init__(self, street: Street):
+        self.street = street
+        self.seen_subscribers = "–"
         self.worker = person("bench-worker", Role.GRID_WORKER, street=street)
         self.cell = GridCell.objects.filter(community__street=street).first()
         CellAssignment.objects.get_or_create(worker=self.worker, cell=self.cell)
@@ -173,8 +175,17 @@ class Map:
             source=Source.GRID_WORKER,
         )
 
+    def subscribers(self) -> str:
+        """Redis's subscribers of the street's group channel: one per web process."""
+        layer = settings.CHANNEL_LAYERS["default"]
+        if not layer["BACKEND"].endswith("RedisPubSubChannelLayer"):
+            return "–"
+        name = f"{layer['CONFIG']['prefix']}__group__{events.street_group(self.street.pk)}"
+        return str(redis.Redis.from_url(settings.REDIS_URL).pubsub_numsub(name)[0][1])
+
     def paced(self, count: int) -> dict[int, float]:
         self.sent.clear()
+        self.seen_subscribers = self.subscribers()
         for _ in range(count):
             self.report()
             time.sleep(0.1)
@@ -313,25 +324,41 @@ def main() -> None:
     print(f"gunicorn + uvicorn worker × {args.workers} for both servers; layer: ", end="")
     print(f"{settings.CHANNEL_LAYERS['default']['BACKEND']}; load before: {load()}\n")
     print(f"p50 / p99 commit → receipt, {args.events} events 100 ms apart per run\n")
-    print(f"| clients | turn | raw, {k} client procs | raw, {k + 1} | map, {k} | map ÷ raw |")
-    print("|---|---|---|---|---|---|")
+    print(
+        f"| clients | turn | raw, {k} client procs | raw, {k + 1} | map, {k} | map ÷ raw "
+        "| Redis subscribers of the street |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with (
         raw_server(args.workers, raw.channel) as raw_url,
         live_server(workers=args.workers, **PRODUCTION_LIKE) as base,
     ):
         map_url = base.replace("http://", "ws://") + "/ws/map/"
+        pooled: dict[int, tuple[list, list]] = {}
         for clients in args.clients:
+            pooled[clients] = ([], [])
             for turn in range(1, args.turns + 1):
                 raw_k = measure(raw_url, "", clients, k, lambda: raw.paced(args.events))
                 raw_k1 = measure(raw_url, "", clients, k + 1, lambda: raw.paced(args.events))
                 mapped = measure(
                     map_url, cookie, clients, k, lambda: publishers["map"].paced(args.events)
                 )
+                pooled[clients][0].extend(raw_k[0] + raw_k1[0])
+                pooled[clients][1].extend(mapped[0])
                 print(
                     f"| {clients:,} | {turn} | {cell(*raw_k)} | {cell(*raw_k1)} "
-                    f"| {cell(*mapped)} | {ratio(mapped[0], raw_k[0])} |",
+                    f"| {cell(*mapped)} | {ratio(mapped[0], raw_k[0])} "
+                    f"| {publishers['map'].seen_subscribers} |",
                     flush=True,
                 )
+        print("\nAll turns together (raw: both client-process counts):\n")
+        print("| clients | raw | map | map ÷ raw |")
+        print("|---|---|---|---|")
+        for clients, (raw_all, map_all) in pooled.items():
+            print(
+                f"| {clients:,} | {cell(raw_all, 0)} | {cell(map_all, 0)} "
+                f"| {ratio(map_all, raw_all)} |".replace(", 0 lost", "")
+            )
         if args.intake:
             clients = args.clients[0]
             delays, lost = measure(
