@@ -220,7 +220,10 @@ class Hub:
             event = message["event"]
             group = events.street_group(event["case"]["street"])
             for consumer in list(self.members.get(group, ())):
-                consumer.deliver(event)
+                try:
+                    consumer.deliver(event)
+                except Exception:  # one socket's trouble must not stop the others'
+                    logger.warning("A map socket could not take an event", exc_info=True)
 
 
 # One hub per event loop and layer: a web process has one; each test has its own loop.
@@ -331,7 +334,11 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         # Its own task: a socket whose client stopped reading waits here alone,
         # not in the hub's loop over the process's sockets.
         while True:
-            await self.send(text_data=await self.outbox.get())
+            frame = await self.outbox.get()
+            try:
+                await self.send(text_data=frame)
+            except Exception:  # the socket is gone; the consumer is ending
+                return
 
     async def access_changed(self, message):
         # Any staffing change anywhere arrives here; _recheck tells the map only
