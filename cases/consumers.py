@@ -9,6 +9,10 @@ Messages to the client:
 From the client:
   {"type": "resume", "after": N}          send every event after sequence N
 
+Each web process has one Hub: it alone joins the street groups, and hands
+every event to its sockets of that street as one frame encoded per territory
+(Frames), through each socket's outbox.
+
 Live delivery through the channel layer is best effort. Every
 GAP_CHECK_SECONDS the socket asks the timeline which of its territory's
 events, committed at least one period ago, it has not sent, and sends them

@@ -2,8 +2,9 @@
 
 Each street has a channel-layer group; a message carries only the entry's
 sequence number and the case's public fields, never parties or phones.
-Delivery through the layer is best effort (it drops on overflow or when Redis
-is down, and a process killed after its commit sends nothing), so each map
+Delivery through the layer is best effort (the pub/sub layer drops what nobody
+is subscribed to yet and all while Redis is down, the list layer drops on
+overflow, and a process killed after its commit sends nothing), so each map
 socket checks the timeline for what it should have had (`missing`) and sends
 that itself; a reconnecting map resumes from its cursor (`events_after`).
 """
