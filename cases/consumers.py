@@ -56,6 +56,8 @@ GAP_CHECK_SECONDS = float(settings.MAP_GAP_CHECK_SECONDS)
 # Frames a socket may have waiting to be written; beyond, its client is not
 # reading and the gap check (or a reload) makes up for what it skipped.
 OUTBOX_LIMIT = 500
+# The pause between checks while a socket is finding events the layer lost.
+CATCH_UP_SECONDS = 1.0
 
 
 class Frames:
@@ -130,14 +132,26 @@ class Ranges:
 
     Sockets check at their own times but read the shared LAST_SEQ, so those of
     one view that check within the same second ask for the same range: one
-    query answers them all, and only a socket that really missed an event
-    reads its payload. A range's answer never changes (events.seqs_between).
+    query answers them all. A range's answer never changes (events.seqs_between).
+    The events sockets missed are read once too (when the layer was away,
+    every socket missed the same ones).
     """
 
     SIZE = 256
+    EVENTS = 4096
 
     def __init__(self) -> None:
         self.ranges: OrderedDict[tuple[int, int, int], list[int]] = OrderedDict()
+        self.events: OrderedDict[int, dict] = OrderedDict()
+
+    async def payloads(self, seqs: list[int]) -> list[dict]:
+        unread = [seq for seq in seqs if seq not in self.events]
+        if unread:
+            for event in await database_sync_to_async(events.payloads_of)(unread):
+                self.events[event["seq"]] = event
+            while len(self.events) > self.EVENTS:
+                self.events.popitem(last=False)
+        return [self.events[seq] for seq in seqs if seq in self.events]
 
     async def seqs(self, view: int, territory: Territory, after: int, upto: int) -> list[int]:
         key = (view, after, upto)
@@ -441,30 +455,38 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "event", "event": event})
 
     async def _check_gaps_forever(self) -> None:
+        behind = False
         while True:
-            await asyncio.sleep(GAP_CHECK_SECONDS)
+            # Once it found events the layer lost (Redis away), the socket checks
+            # again soon: a map must not wait a whole period more for the rest
+            # (its process may die meanwhile, and a reconnecting map resumes only
+            # a little way back).
+            pause = min(CATCH_UP_SECONDS, GAP_CHECK_SECONDS) if behind else GAP_CHECK_SECONDS
+            await asyncio.sleep(pause)
+            behind = False
             try:
                 # Messages may stop coming (an expired group): access is read here too.
                 if await self._recheck_when_due():
-                    await self.check_gaps()
+                    behind = await self.check_gaps()
             except Exception:  # the database is away: the next period tries again
                 logger.warning("A map socket could not check for missed events", exc_info=True)
 
-    async def check_gaps(self) -> None:
+    async def check_gaps(self) -> bool:
         """Send the territory's events up to the previous check's newest seq that
-        this socket has not sent: dropped by the layer, or broadcast by nobody."""
+        this socket has not sent: dropped by the layer, or broadcast by nobody.
+        True when it sent (or had to reload for) some."""
         epoch, after = self.epoch, self.sent_upto
         upto, self.check_upto = self.check_upto, max(self.check_upto, await LAST_SEQ.get())
         if self.territory is None or upto <= after:
-            return
+            return False
         in_range = await RANGES.seqs(self.view, self.territory, after, upto)
         owed = [seq for seq in in_range if seq not in self.sent]
         complete = len(owed) <= events.CATCH_UP_LIMIT
         missed = []
         if owed and complete:
-            missed = await database_sync_to_async(events.payloads_of)(owed)
+            missed = await RANGES.payloads(owed)
         if epoch != self.epoch or self.territory is None:
-            return  # the territory changed meanwhile: the map starts again anyway
+            return False  # the territory changed meanwhile: the map starts again anyway
         if not complete:
             await self.send_json({"type": "reload"})
         for event in missed:
@@ -472,6 +494,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_event(event)
         self.sent_upto = max(self.sent_upto, upto)
         self.sent = {seq for seq in self.sent if seq > self.sent_upto}
+        return bool(owed)
 
 
 def _territory_of_session(session_key: str | None, user_id: int | None) -> Territory | None:
