@@ -9,6 +9,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -180,18 +181,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channels: Redis when REDIS_URL is set, otherwise in-memory (one process only).
 REDIS_URL = os.getenv("REDIS_URL", "")
+# "pubsub": one Redis subscription per group per web process, fanned out to the
+# process's sockets in memory (nothing stored per socket in Redis; a message to a
+# group nobody listens to is gone). "lists": channels-redis's list per socket,
+# with CHANNEL_CAPACITY and an expiry. Measured in docs/benchmarks.md.
+CHANNEL_LAYER = os.getenv("CHANNEL_LAYER", "pubsub")
+if CHANNEL_LAYER not in ("pubsub", "lists"):
+    raise ImproperlyConfigured("CHANNEL_LAYER must be pubsub or lists")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # socket_timeout=None: redis-py's finite timeout kills idle reads.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "capacity": envint("CHANNEL_CAPACITY", "1000"),
-                "expiry": 60,
-            },
-        }
+    # Pub/sub channel names are one namespace for the whole Redis server, not per
+    # database: the prefix names the database so that two on one server stay apart.
+    _redis_db = urlparse(REDIS_URL).path.strip("/") or "0"
+    _layer_config = {
+        # socket_timeout=None: redis-py's finite timeout kills idle reads.
+        "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+        "prefix": os.getenv("CHANNEL_PREFIX") or f"gridcase-{_redis_db}",
     }
+    if CHANNEL_LAYER == "pubsub":
+        _layer = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"}
+    else:
+        _layer = {"BACKEND": "channels_redis.core.RedisChannelLayer"}
+        _layer_config |= {"capacity": envint("CHANNEL_CAPACITY", "1000"), "expiry": 60}
+    CHANNEL_LAYERS = {"default": _layer | {"CONFIG": _layer_config}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

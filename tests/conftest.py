@@ -7,7 +7,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.utils import translation
 
-from cases import reference
+from cases import consumers, reference
 from core import sharedstate, throttling
 from tests.base import Cast, build_cast, build_territory
 
@@ -52,7 +52,7 @@ def fresh_caches():
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer():
-    """Each test gets its own channel layer.
+    """Each test gets its own channel layer, and the map sockets' shared caches start empty.
 
     Every test runs its scenario on a new event loop (async_to_sync), and
     channels_redis keeps asyncio locks from the loop that first used it; a
@@ -60,6 +60,7 @@ def fresh_channel_layer():
     different event loop").
     """
     channel_layers.backends.clear()
+    consumers.forget_shared()  # its caches are keyed by seq, and each test starts at 1
     yield
     channel_layers.backends.clear()
 

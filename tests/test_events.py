@@ -10,7 +10,7 @@ from tests.base import POINT_B1, report
 
 DEAD_REDIS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         # Port 9 (discard) is closed here: every send fails to connect.
         "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:9/0", "socket_timeout": 1}]},
     }

@@ -1,12 +1,18 @@
 """The live map's WebSocket: territory filtering, order, resume from a cursor, refusal."""
 
+import asyncio
+import time
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from cases import events
 from cases.consumers import MapConsumer
+from grid.territory import Territory
 from tests.base import POINT_B1, logged_in, map_socket, report
 
 pytestmark = pytest.mark.usefixtures("reference_data")
@@ -175,5 +181,39 @@ def test_a_case_transferred_to_another_street_leaves_one_map_and_reaches_the_oth
             user=admin, role=Role.ADMINISTRATOR, district=cast.department.street.district
         )
         return admin
+
+    async_to_sync(scenario)()
+
+
+def layer_members(group: str) -> set:
+    """The channels the layer holds for a group (in-memory or pub/sub layer)."""
+    layer = get_channel_layer()
+    if hasattr(layer, "_get_layer"):  # channels_redis.pubsub: per event loop
+        inner = layer._get_layer()
+        return set(inner.groups.get(inner._get_group_channel_name(group), ()))
+    return set(layer.groups.get(group, ()))
+
+
+def test_a_process_s_maps_of_one_street_are_one_member_of_its_group(cast):
+    # Nothing per socket in the layer: each event reaches this process once, and
+    # its hub hands the one encoded frame to every socket of the street.
+    async def scenario():
+        (street,) = await database_sync_to_async(events.street_ids_for)(
+            await database_sync_to_async(Territory.for_user)(cast.leader)
+        )
+        group = events.street_group(street)
+        sockets = [await connected(cast.leader) for _ in range(3)]
+        assert len(layer_members(group)) == 1
+        case = await database_sync_to_async(report)(cast.worker)
+        for socket in sockets:
+            (event,) = await events_of(socket, 1)
+            assert event["case"]["number"] == case.number
+        for socket in sockets:
+            await socket.disconnect()
+        # The last socket gone, the process leaves the group.
+        deadline = time.monotonic() + 10
+        while layer_members(group) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert layer_members(group) == set()
 
     async_to_sync(scenario)()
