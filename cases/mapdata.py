@@ -127,21 +127,22 @@ def _collection(qs, kind: str, extra=()) -> dict:
 
 
 SKIP = {"pk", "shape"}
-# Simplified districts, streets and communities, per kind: every map of the city draws
-# the same few hundred shapes. Kept while no unit, post or assignment changed (the
-# "access" generation: any saved unit starts a new one, in every process).
+# Simplified districts, streets and communities by kind and primary key: every map
+# of the city draws the same few hundred shapes. Filled as maps ask for them, and
+# kept while no unit, post or assignment changed (the "access" generation: any
+# saved unit starts a new one, in every process).
 _shapes: GenerationCache[str, dict[int, dict]] = GenerationCache(ACCESS, max_age=3600)
 
 
-def _cached(model, kind: str, extra=()) -> dict[int, dict]:
-    def load() -> dict[int, dict]:
-        return {f["id"]: f for f in _collection(model.objects.all(), kind, extra)["features"]}
-
-    return _shapes.get(kind, load)
-
-
-def _pick(features: dict[int, dict], pks) -> dict:
-    return {"type": "FeatureCollection", "features": [features[pk] for pk in pks if pk in features]}
+def _shapes_of(model, kind: str, pks, extra=()) -> dict:
+    """A FeatureCollection of these units (in this order), simplified once per generation."""
+    pks = list(pks)
+    known = _shapes.get(kind, dict)
+    missing = [pk for pk in pks if pk not in known]
+    if missing:
+        fresh = _collection(model.objects.filter(pk__in=missing), kind, extra)["features"]
+        known.update((f["id"], f) for f in fresh)
+    return {"type": "FeatureCollection", "features": [known[pk] for pk in pks if pk in known]}
 
 
 def by_streets(territory: Territory) -> bool:
@@ -168,13 +169,15 @@ def boundaries(user) -> dict:
         else sorted(territory.district_ids)
     )
     return {
-        "districts": _pick(_cached(District, "district"), district_pks),
-        "streets": _pick(_cached(Street, "street"), streets),
+        "districts": _shapes_of(District, "district", district_pks),
+        "streets": _shapes_of(Street, "street", streets),
         "communities": None
         if by_streets(territory)
-        else _pick(
-            _cached(Community, "community", ("street_id",)),
+        else _shapes_of(
+            Community,
+            "community",
             territory.communities().values_list("pk", flat=True),
+            ("street_id",),
         ),
         "cells": _collection(cells, "cell", ("community_id",))
         if cells.count() <= MAX_CELLS
@@ -197,7 +200,7 @@ def communities_in_view(user, bbox: tuple[float, float, float, float]) -> dict:
         .order_by("code")
         .values_list("pk", flat=True)[:MAX_COMMUNITIES]
     )
-    return _pick(_cached(Community, "community", ("street_id",)), communities)
+    return _shapes_of(Community, "community", communities, ("street_id",))
 
 
 def marker(case: Case) -> dict:
