@@ -229,9 +229,9 @@ def snapshot(
 ) -> dict:
     """Open cases for the map: a cursor first, then counts and markers or a total.
 
-    `cells` counts the cells in view (every cell without a bbox; none when the
-    map draws no cells, with_cells=False); `streets` counts each street, for a
-    city drawn by streets. Unfiltered counts come from OpenCount, kept by the
+    `cells` counts the cells (for a city or a district only those in view; none
+    when the map draws no cells, with_cells=False); `streets` counts each
+    street, for a city drawn by streets. Unfiltered counts come from OpenCount, kept by the
     database as cases change; filtered ones are counted. `in_view` is the number
     of cases in view, or MAX_MARKERS + 1 when there are more: markers are sent
     only when there are at most MAX_MARKERS, so counting further is wasted.
@@ -245,18 +245,26 @@ def snapshot(
     counter = _Counts(territory, filters, cases)
     cells = {}
     if with_cells:
-        cells = counter.by("cell_id", _cells_in(territory, bbox) if bbox else None)
+        # A city's or district's map draws only the cells in view; a street's, all.
+        within = _cells_in(territory, bbox) if bbox and by_streets(territory) else None
+        cells = counter.by("cell_id", within)
+    streets = counter.by("street_id")
     in_view = cases
     if bbox is not None:
         in_view = cases.filter(**{IN_BOX: Polygon.from_bbox(bbox)})
-    count = in_view.order_by()[: MAX_MARKERS + 1].count()
     markers = None
-    if count <= MAX_MARKERS:
+    if sum(s["open"] for s in streets.values()) <= MAX_MARKERS:
+        # Few enough in the whole territory: no need to count those in view first.
         markers = _markers(in_view)
+        count = len(markers)
+    else:
+        count = in_view.order_by()[: MAX_MARKERS + 1].count()
+        if count <= MAX_MARKERS:
+            markers = _markers(in_view)
     return {
         "last_seq": cursor,
         "cells": cells,
-        "streets": counter.by("street_id"),
+        "streets": streets,
         "in_view": count,
         "markers": markers,
     }
