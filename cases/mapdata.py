@@ -15,12 +15,20 @@ from django.contrib.gis.db.models import MultiPolygonField
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
 from django.db import connection
-from django.db.models import Count, FloatField, Func, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from cases.calendar import CHINA
-from cases.metrics import combine, metrics
-from cases.models import OPEN_STATES, Case, DeadlineState, EventSequence, OpenCount, State
+from cases.metrics import UnitMetrics, combine, metrics
+from cases.models import (
+    OPEN_STATES,
+    Case,
+    DailyCount,
+    DeadlineState,
+    EventSequence,
+    OpenCount,
+    State,
+)
 from cases.services import visible_cases
 from core.sharedstate import ACCESS, GenerationCache
 from grid.models import Community, District, Street
@@ -392,14 +400,20 @@ def stats(user, *, start: datetime | None = None, end: datetime | None = None) -
     end = end or now + timedelta(seconds=1)
     territory = Territory.for_user(user)
     cases = visible_cases(user, territory)
-    # Narrow queries, each on an index (reported_at, closed_at), and the open
-    # counts from OpenCount, rather than one pass over every case the territory had.
+    # Narrow queries: today's new and closed cases on two indexes (reported_at,
+    # closed_at), the open counts from OpenCount and the period's 三率 from
+    # DailyCount, rather than passes over every case the territory had.
     counts = _Counts(territory, Filters.none(), cases).total()
-    counts["new_today"] = cases.filter(reported_at__gte=today).count()
-    counts["closed_today"] = cases.filter(closed_at__gte=today, state=State.CLOSED).count()
+    new_today = Q(reported_at__gte=today)
+    closed_today = Q(closed_at__gte=today, state=State.CLOSED)
+    counts |= cases.filter(new_today | closed_today).aggregate(
+        new_today=Count("pk", filter=new_today), closed_today=Count("pk", filter=closed_today)
+    )
     many = by_streets(territory)
     group = "street" if many else "community"
-    by_unit = metrics(cases, start=start, end=end, group=group, counts_only=True)
+    by_unit = _rolled_up(territory, cases, start, end, now, group)
+    if by_unit is None:
+        by_unit = metrics(cases, start=start, end=end, group=group, counts_only=True)
     total = combine(by_unit)
     units = {
         str(pk): rates(u) | {"open": u.open, "overdue": u.overdue}
@@ -413,6 +427,49 @@ def stats(user, *, start: datetime | None = None, end: datetime | None = None) -
         "communities": {} if many else units,
         "streets": units if many else {},
     }
+
+
+ROLLED_UP = [
+    "triaged",
+    "triaged_in_time",
+    "accepted",
+    "resolved",
+    "rated",
+    "satisfied",
+    "open",
+    "overdue",
+]
+
+
+def _rolled_up(territory, cases, start, end, now, group: str) -> dict | None:
+    """cases.metrics' counts for the stats strip from DailyCount, or None when it
+    cannot say: a period that does not start at a local midnight or ends before
+    now, a territory of single cells, a department's cases outside its territory.
+
+    A month's 180,000 city cases read by metrics took 281 ms; a month of daily
+    rows is at most a row per community and day. The untriaged cases past their
+    response deadline are counted from the cases: they fall due with the clock.
+    """
+    local = start.astimezone(CHINA)
+    if (
+        territory.department_ids
+        or territory.cell_ids
+        or local.time() != datetime.min.time()
+        or end < now
+    ):
+        return None
+    key = "street_id" if group == "street" else "community_id"
+    rows = DailyCount.objects.filter(territory.q(), day__gte=local.date())
+    units: dict = {}
+    for row in rows.values(key).annotate(**{c: Sum(c) for c in ROLLED_UP}):
+        pk = row.pop(key) or None
+        units[pk] = UnitMetrics(unit_id=pk, **{c: row[c] or 0 for c in ROLLED_UP})
+    late = cases.filter(triaged_at__isnull=True, triage_due__lt=now, reported_at__gte=start)
+    for row in late.values(unit=F(key)).annotate(n=Count("pk")):
+        units.setdefault(row["unit"], UnitMetrics(unit_id=row["unit"])).response_due = row["n"]
+    for unit in units.values():
+        unit.response_due += unit.triaged
+    return units
 
 
 def rates(unit) -> dict:

@@ -731,3 +731,36 @@ class OpenCount(models.Model):
                 name="opencount_place",
             )
         ]
+
+
+class DailyCount(models.Model):
+    """Per place and day reported (Asia/Shanghai), the counts behind the stats strip's
+    三率 and its per-unit open and overdue: the map's roll-up of cases.metrics.
+
+    Kept by database triggers on cases_case (migration 0014) like OpenCount. Each
+    column counts the day's cases as they are now, so a case closed a week later
+    moves its own day's row. `response_due` is not here: its untriaged half grows
+    with the clock, not with a change, and is counted from the few untriaged cases.
+    """
+
+    street = models.ForeignKey(
+        Street, models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    community_id = models.IntegerField(default=0)
+    day = models.DateField()
+    triaged = models.IntegerField(default=0)
+    triaged_in_time = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    rated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    overdue = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["street", "community_id", "day"], name="dailycount_place_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="dailycount_day")]

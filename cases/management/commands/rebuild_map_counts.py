@@ -9,7 +9,7 @@ from cases.mapcounts import rebuild_counts
 
 
 class Command(BaseCommand):
-    help = _("Rebuild the live map's open-case counts from the cases.")
+    help = _("Rebuild the live map's counts and daily roll-up from the cases.")
 
     def handle(self, *args, **options) -> None:
         n = rebuild_counts()
