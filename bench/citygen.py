@@ -33,6 +33,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from cases.mapcounts import rebuild_counts  # noqa: E402
 from cases.models import Category, State  # noqa: E402
 
 CELL_DEG = 0.002  # ~190 m × 220 m at 30.5°N
@@ -126,13 +127,35 @@ def territory(cells: int) -> list[tuple[int, int, int, float, float]]:
                         )
                     )
                     cell_index.append((g_id, c_id, s_id, gx, gy))
-    copy("grid_district", ["id", "code", "name", "boundary"], district_rows)
-    copy("grid_street", ["id", "code", "name", "district_id", "boundary"], street_rows)
-    copy("grid_community", ["id", "code", "name", "street_id", "boundary"], community_rows)
+    # external_code is NOT NULL and COPY does not apply Django's default: "" for each.
+    copy(
+        "grid_district",
+        ["id", "code", "name", "boundary", "external_code"],
+        (r + ("",) for r in district_rows),
+    )
+    copy(
+        "grid_street",
+        ["id", "code", "name", "district_id", "boundary", "external_code"],
+        (r + ("",) for r in street_rows),
+    )
+    copy(
+        "grid_community",
+        ["id", "code", "name", "street_id", "boundary", "external_code"],
+        (r + ("",) for r in community_rows),
+    )
     copy(
         "grid_gridcell",
-        ["id", "code", "name", "community_id", "boundary", "households", "population"],
-        cell_rows,
+        [
+            "id",
+            "code",
+            "name",
+            "community_id",
+            "boundary",
+            "households",
+            "population",
+            "external_code",
+        ],
+        (r + ("",) for r in cell_rows),
     )
     with connection.cursor() as cursor:
         for table in ("grid_district", "grid_street", "grid_community", "grid_gridcell"):
@@ -212,6 +235,11 @@ def cases(cell_index, n_open: int, n_closed: int, rng: random.Random) -> None:
         "deadline_check_at",
         "triaged_at",
         "triage_due",
+        "access_code",
+        "reporter_consent",
+        "resident_satisfaction",
+        "resident_words",
+        "supporter_count",
     ]
 
     def rows(count: int, open_: bool):
@@ -269,6 +297,11 @@ def cases(cell_index, n_open: int, n_closed: int, rng: random.Random) -> None:
                 check,
                 triaged,
                 reported + timedelta(hours=2),
+                "",
+                False,
+                "",
+                "",
+                0,
             )
 
     t = time.monotonic()
@@ -293,6 +326,9 @@ def main() -> None:
     index = territory(args.cells)
     print(f"  {len(index):,} cells in {time.monotonic() - t:.0f} s", flush=True)
     cases(index, args.open, args.closed, rng)
+    # The database's triggers counted the open cases as COPY loaded them; rebuilt
+    # anyway, so a dataset loaded with triggers disabled is right too.
+    print(f"  map counts: {rebuild_counts():,} open cases", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"done in {time.monotonic() - t:.0f} s")

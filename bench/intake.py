@@ -227,9 +227,11 @@ def raw_baseline(street, cell, category_id: int, n: int, clients: int) -> tuple[
                 " address, location, street_id, community_id, cell_id, source, reporter_name,"
                 " reporter_phone, state, handling_step, reopen_count, visit_reopens,"
                 " satisfaction, closure_reason, closure_note, deadline_state, supervised,"
-                " reported_at, updated) VALUES (%s, %s, 'general', false, %s, '',"
+                " reported_at, updated, access_code, reporter_consent, resident_satisfaction,"
+                " resident_words, supporter_count) VALUES (%s, %s, 'general', false, %s, '',"
                 " ST_SetSRID(ST_MakePoint(114.3, 30.5), 4326), %s, %s, %s, 'api', '', '',"
-                " 'triage', '', 0, 0, '', '', '', 'green', false, now(), now()) RETURNING id",
+                " 'triage', '', 0, 0, '', '', '', 'green', false, now(), now(), '', false, '',"
+                " '', 0) RETURNING id",
                 [
                     f"R{time.time_ns()}{i}",
                     category_id,

@@ -701,3 +701,66 @@ class Export(models.Model):
         ordering = ["-created"]
         # The timer sweep looks for running exports whose heartbeat stopped.
         indexes = [models.Index(fields=["status", "heartbeat"])]
+
+
+class OpenCount(models.Model):
+    """How many open cases each place holds, by deadline colour: the live map's counts.
+
+    Kept by database triggers on cases_case (migration 0013), so every way a
+    case changes — a service's save(), the deadline sweeper's bulk UPDATE, a
+    relocation after a boundary import, COPY — moves its count in the same
+    transaction, and the map reads a few hundred rows instead of counting
+    100,000 open cases per request. `manage.py rebuild_map_counts` rebuilds
+    the table from the cases (after loading rows with triggers disabled).
+    community_id and cell_id are 0 for a case without one; no foreign keys,
+    so a cell deleted by a boundary import leaves no row to cascade.
+    """
+
+    street = models.ForeignKey(
+        Street, models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    community_id = models.IntegerField(default=0)
+    cell_id = models.IntegerField(default=0, db_index=True)
+    deadline_state = models.CharField(max_length=10, choices=DeadlineState.choices)
+    open = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["street", "community_id", "cell_id", "deadline_state"],
+                name="opencount_place",
+            )
+        ]
+
+
+class DailyCount(models.Model):
+    """Per place and day reported (Asia/Shanghai), the counts behind the stats strip's
+    三率 and its per-unit open and overdue: the map's roll-up of cases.metrics.
+
+    Kept by database triggers on cases_case (migration 0014) like OpenCount. Each
+    column counts the day's cases as they are now, so a case closed a week later
+    moves its own day's row. `response_due` is not here: its untriaged half grows
+    with the clock, not with a change, and is counted from the few untriaged cases.
+    """
+
+    street = models.ForeignKey(
+        Street, models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    community_id = models.IntegerField(default=0)
+    day = models.DateField()
+    triaged = models.IntegerField(default=0)
+    triaged_in_time = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    rated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    overdue = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["street", "community_id", "day"], name="dailycount_place_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="dailycount_day")]

@@ -69,13 +69,27 @@ def map_cells(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_GET
+def map_communities(request: HttpRequest) -> JsonResponse:
+    try:
+        bbox = _bbox(request)
+    except coordinates.CoordinateError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    if bbox is None:
+        return JsonResponse({"error": "bbox=west,south,east,north is required"}, status=400)
+    return JsonResponse(mapdata.communities_in_view(request.user, bbox))
+
+
+@login_required
+@require_GET
 def map_snapshot(request: HttpRequest) -> JsonResponse:
     filters = mapdata.Filters.from_query(request.GET)
     try:
         bbox = _bbox(request)
     except coordinates.CoordinateError as error:
         return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse(mapdata.snapshot(request.user, filters, bbox))
+    # cells=0: the map draws no cells at this zoom (a city), so it needs no cell counts.
+    with_cells = request.GET.get("cells") != "0"
+    return JsonResponse(mapdata.snapshot(request.user, filters, bbox, with_cells=with_cells))
 
 
 @login_required

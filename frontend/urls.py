@@ -16,6 +16,7 @@ urlpatterns = [
     path("map/", mapviews.live_map, name="map"),
     path("map/boundaries.json", mapviews.map_boundaries, name="map-boundaries"),
     path("map/cells.json", mapviews.map_cells, name="map-cells"),
+    path("map/communities.json", mapviews.map_communities, name="map-communities"),
     path("map/snapshot.json", mapviews.map_snapshot, name="map-snapshot"),
     path("map/stats.json", mapviews.map_stats, name="map-stats"),
     path("map/cases/<str:number>.json", mapviews.map_case, name="map-case"),

@@ -3,8 +3,8 @@
 from django.templatetags.static import static
 
 from cases import mapdata, services
-from cases.models import Case
-from tests.base import POINT_B1, report
+from cases.models import Case, OpenCount
+from tests.base import POINT_B1, make_user, report
 
 
 def test_the_map_page_loads_only_local_assets(client, cast):
@@ -116,3 +116,72 @@ def test_a_large_territory_sends_cells_per_viewport(client, cast, territory, mon
     assert {"420106002001001", "420106002001004"} <= codes
     assert all(code.startswith("420106002") for code in codes)
     assert client.get("/map/cells.json").status_code == 400
+
+
+def test_the_snapshot_and_stats_read_the_counts(client, cast):
+    case = report(cast.worker)
+    report(cast.outsider, point=POINT_B1)
+    client.force_login(cast.leader)
+    # The counts say what the map shows, so a count that drifted shows: the
+    # snapshot and the stats strip read them rather than counting cases.
+    OpenCount.objects.filter(street_id=case.street_id).update(open=5)
+    snap = client.get("/map/snapshot.json").json()
+    assert snap["streets"] == {str(case.street_id): {"open": 5, "overdue": 0}}
+    assert snap["cells"] == {str(case.cell_id): {"open": 5, "overdue": 0}}
+    assert client.get("/map/stats.json").json()["open"] == 5
+    # A filter the counts cannot answer is counted from the cases.
+    filtered = client.get("/map/snapshot.json?category=04").json()
+    assert filtered["streets"] == {str(case.street_id): {"open": 1, "overdue": 0}}
+
+
+def test_a_map_zoomed_out_asks_for_no_cell_counts(client, cast):
+    report(cast.worker)
+    client.force_login(cast.leader)
+    snap = client.get("/map/snapshot.json?cells=0").json()
+    assert snap["cells"] == {} and sum(s["open"] for s in snap["streets"].values()) == 1
+
+
+def test_a_city_map_starts_with_districts_and_streets(client, cast, territory):
+    boss = make_user("boss", is_superuser=True, is_staff=True)
+    report(cast.worker)
+    report(cast.outsider, point=POINT_B1)
+    client.force_login(boss)
+    data = client.get("/map/boundaries.json").json()
+    assert data["communities"] is None
+    assert {f["properties"]["code"] for f in data["streets"]["features"]} == {
+        "420106002",
+        "420106003",
+    }
+    assert [f["properties"]["code"] for f in data["districts"]["features"]] == ["420106"]
+    stats = client.get("/map/stats.json").json()
+    assert stats["communities"] == {} and set(stats["streets"]) == {
+        str(territory.street_a.pk),
+        str(territory.street_b.pk),
+    }
+    assert sum(s["open"] for s in stats["streets"].values()) == 2
+
+
+def test_communities_come_per_viewport_and_only_the_territorys(client, cast, territory):
+    client.force_login(cast.leader)  # street A
+    whole = "114.0,30.0,115.0,31.0"
+    codes = {
+        f["properties"]["code"]
+        for f in client.get(f"/map/communities.json?bbox={whole}").json()["features"]
+    }
+    assert codes and all(code.startswith("420106002") for code in codes)
+    a1 = ",".join(map(str, territory.a1.boundary.extent))
+    near = client.get(f"/map/communities.json?bbox={a1}").json()["features"]
+    assert territory.a1.code in {f["properties"]["code"] for f in near}
+    assert client.get("/map/communities.json").status_code == 400
+    assert client.get("/map/communities.json?bbox=1,2").status_code == 400
+
+
+def test_shapes_are_read_again_after_a_boundary_changes(client, cast, territory):
+    client.force_login(cast.leader)
+    before = client.get("/map/boundaries.json").json()["streets"]["features"][0]
+    street = territory.street_a
+    street.name = "新名字街道"
+    street.save()
+    after = client.get("/map/boundaries.json").json()["streets"]["features"][0]
+    assert before["properties"]["name"] != "新名字街道"
+    assert after["properties"]["name"] == "新名字街道"

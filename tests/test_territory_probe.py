@@ -209,6 +209,7 @@ def channels(p: Probe) -> list[tuple[str, str, dict]]:
         f"/cases/{n}/", f"/cases/{p.neighbour}/",
         f"/api/v1/cases/{p.neighbour}/", f"/map/cases/{p.neighbour}.json",
         "/map/", "/map/boundaries.json", f"/map/cells.json?bbox={whole}",
+        f"/map/communities.json?bbox={whole}", f"/map/snapshot.json?bbox={whole}&cells=0",
         f"/map/snapshot.json?bbox={whole}", "/map/snapshot.json", "/map/stats.json",
         f"/map/cases/{n}.json", f"/map/cells/{p.b_cell_pk}.json",
         "/m/", "/api/v1/cases/", f"/api/v1/cases/{n}/", "/api/v1/tasks/",

@@ -27,10 +27,10 @@
   if (config.tileUrl) {
     L.tileLayer(config.tileUrl, { attribution: config.tileAttribution, maxZoom: 19 }).addTo(map);
   }
-  var layers = { streets: null, communities: null, cells: null, markers: L.layerGroup().addTo(map) };
+  var layers = { districts: null, streets: null, communities: null, cells: null, labels: L.layerGroup().addTo(map), markers: L.layerGroup().addTo(map) };
   var state = {
     lastSeq: 0, snapshotSeq: 0, caseEvents: {}, snapshotAsked: 0, markers: {}, cellCounts: {},
-    communityStats: {}, socket: null,
+    streetCounts: {}, communityStats: {}, streetStats: {}, socket: null,
     retry: 0, refreshTimer: null, eventsApplied: 0, snapshotsDrawn: 0, connected: false,
     sent: [],  // the frames this map sent, newest last (the browser tests read them)
     cellPanelsAsked: 0, cellClickTimer: null,
@@ -75,20 +75,44 @@
     var colour = document.getElementById("shade").value === "overdue" ? "#dc2626" : "#f59e0b";
     return { color: "#94a3b8", weight: 1, fillColor: colour, fillOpacity: alpha, className: "map-cell" };
   }
+  // A street is shaded by its open (or overdue) cases while the map draws no cells
+  // (a city or district zoomed out); over drawn cells it is an outline only.
+  function shadeStreet(feature) {
+    var style = { color: "#b42318", weight: 3, fill: false };
+    if (!state.cellsByView || map.getZoom() >= CELL_ZOOM) return style;
+    var counts = state.streetCounts[feature.id] || { open: 0, overdue: 0 };
+    var overdue = document.getElementById("shade").value === "overdue";
+    var n = overdue ? counts.overdue : counts.open;
+    style.fill = true;
+    style.fillColor = overdue ? "#dc2626" : "#f59e0b";
+    style.fillOpacity = n === 0 ? 0.04 : Math.min(0.1 + n / 4000, 0.6);
+    return style;
+  }
   function loadBoundaries() {
     return getJSON("/map/boundaries.json").then(function (data) {
       if (data.cells) showCells(data.cells); else state.cellsByView = true;
-      layers.communities = geo(data.communities, { color: "#334e68", weight: 2, fill: false }, function (f, layer) {
-        layer.bindTooltip(function () { return communityTooltip(f); }, { sticky: true });
+      if (data.communities) showCommunities(data.communities); else state.communitiesByView = true;
+      if (data.districts && data.districts.features.length) {
+        layers.districts = geo(data.districts, { color: "#1f2937", weight: 4, fill: false, dashArray: "8 6" }).addTo(map);
+      }
+      layers.streets = geo(data.streets, shadeStreet, function (f, layer) {
+        layer.bindTooltip(function () { return streetTooltip(f); }, { sticky: true });
       }).addTo(map);
-      layers.streets = geo(data.streets, { color: "#b42318", weight: 3, fill: false }).addTo(map);
-      data.communities.features.forEach(function (f) {
-        var center = L.geoJSON(f, { coordsToLatLng: function (c) { return shift(c[0], c[1]); } }).getBounds().getCenter();
-        L.marker(center, { pane: "labels", interactive: false, keyboard: false,
-          icon: L.divIcon({ className: "area-label", html: "<span>" + text(f.properties.name) + "</span>", iconSize: [160, 18] }) }).addTo(map);
-      });
+      layers.streets.bringToBack();
       var bounds = layers.streets.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.55, 114.3], 12);
+    });
+  }
+  function showCommunities(collection) {
+    if (layers.communities) map.removeLayer(layers.communities);
+    layers.labels.clearLayers();
+    layers.communities = geo(collection, { color: "#334e68", weight: 2, fill: false }, function (f, layer) {
+      layer.bindTooltip(function () { return communityTooltip(f); }, { sticky: true });
+    }).addTo(map);
+    collection.features.forEach(function (f) {
+      var center = L.geoJSON(f, { coordsToLatLng: function (c) { return shift(c[0], c[1]); } }).getBounds().getCenter();
+      L.marker(center, { pane: "labels", interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "area-label", html: "<span>" + text(f.properties.name) + "</span>", iconSize: [160, 18] }) }).addTo(layers.labels);
     });
   }
   function showCells(collection) {
@@ -102,15 +126,30 @@
     }).addTo(map);
     layers.cells.bringToBack();
   }
-  // A city has too many cells to send at once: fetch those in view when zoomed in.
-  var CELL_ZOOM = 14;
+  // A city has too many cells (and communities) to send at once: those in view are
+  // fetched when zoomed in; zoomed out, the streets are shaded instead.
+  var CELL_ZOOM = 14, COMMUNITY_ZOOM = 14;
+  function drawsCells() { return !state.cellsByView || map.getZoom() >= CELL_ZOOM; }
   function loadCellsInView() {
+    if (state.communitiesByView) {
+      if (map.getZoom() < COMMUNITY_ZOOM) {
+        if (layers.communities) { map.removeLayer(layers.communities); layers.communities = null; layers.labels.clearLayers(); }
+      } else {
+        getJSON("/map/communities.json?bbox=" + bboxParam()).then(showCommunities);
+      }
+    }
+    if (layers.streets) layers.streets.setStyle(shadeStreet);
     if (!state.cellsByView) return;
     if (map.getZoom() < CELL_ZOOM) {
       if (layers.cells) { map.removeLayer(layers.cells); layers.cells = null; }
       return;
     }
     getJSON("/map/cells.json?bbox=" + bboxParam()).then(showCells);
+  }
+  function streetTooltip(f) {
+    var s = state.streetStats[String(f.id)] || {}, c = state.streetCounts[f.id] || { open: 0, overdue: 0 };
+    return "<b>" + text(f.properties.name) + "</b><br>" + t.open + ": " + c.open + " · " + t.overdue + ": " + c.overdue +
+      (s.response !== undefined ? "<br>" + pct(s.response) + " / " + pct(s.resolution) + " / " + pct(s.satisfaction) : "");
   }
   function communityTooltip(f) {
     var s = state.communityStats[String(f.id)] || {};
@@ -152,12 +191,23 @@
     var b = map.getBounds();
     return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
   }
+  // Without cells drawn, the snapshot need not count them (cells=0).
+  function snapshotUrl() {
+    var params = { bbox: bboxParam() };
+    if (!drawsCells()) params.cells = "0";
+    return "/map/snapshot.json?" + qs(params);
+  }
+  function showCounts(snap) {
+    state.cellCounts = snap.cells;
+    state.streetCounts = snap.streets || {};
+    if (layers.cells) layers.cells.setStyle(shadeCell);
+    if (layers.streets) layers.streets.setStyle(shadeStreet);
+  }
   function loadSnapshot() {
     var asked = ++state.snapshotAsked;
-    return getJSON("/map/snapshot.json?" + qs({ bbox: bboxParam() })).then(function (snap) {
+    return getJSON(snapshotUrl()).then(function (snap) {
       if (asked !== state.snapshotAsked) return snap;  // an older answer: a newer one is coming
-      state.cellCounts = snap.cells;
-      if (layers.cells) layers.cells.setStyle(shadeCell);
+      showCounts(snap);
       layers.markers.clearLayers();
       state.markers = {};
       if (snap.markers) snap.markers.forEach(function (c) { upsertMarker(c, false); });
@@ -187,6 +237,7 @@
         document.querySelector('[data-rate="' + k + '"]').textContent = pct(s.rates[k]);
       });
       state.communityStats = s.communities;
+      state.streetStats = s.streets || {};
     });
   }
   function refreshSoon() {
@@ -194,10 +245,7 @@
     clearTimeout(state.refreshTimer);
     state.refreshTimer = setTimeout(function () {
       loadStats();
-      getJSON("/map/snapshot.json?" + qs({ bbox: bboxParam() })).then(function (snap) {
-        state.cellCounts = snap.cells;
-        if (layers.cells) layers.cells.setStyle(shadeCell);
-      });
+      getJSON(snapshotUrl()).then(showCounts);
     }, 250);
   }
 
@@ -330,7 +378,11 @@
       normalizeDate(e.target);
       if (!e.target.checkValidity()) { e.target.reportValidity(); return; }
     }
-    if (e.target.name === "shade") { if (layers.cells) layers.cells.setStyle(shadeCell); return; }
+    if (e.target.name === "shade") {
+      if (layers.cells) layers.cells.setStyle(shadeCell);
+      if (layers.streets) layers.streets.setStyle(shadeStreet);
+      return;
+    }
     loadSnapshot();
   });
   loadBoundaries()
