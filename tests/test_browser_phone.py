@@ -398,3 +398,28 @@ def test_the_phones_bell_counts_a_new_notification_live_and_marks_it_read(refere
         page.wait_for_function("document.getElementById('bell-count').textContent === '0'")
         context.close()
     assert not Notification.objects.filter(user=cast.worker, read=False).exists()
+
+
+def test_a_shared_phone_without_signal_shows_the_next_worker_none_of_the_last_ones_tasks(
+    reference_data,
+):
+    cast = build_cast(build_territory())
+    case = report(cast.dispatcher, description="一号网格员的任务")
+    services.case_triage(actor=cast.dispatcher, number=case.number, route="onsite")
+    with live_server() as url, chromium() as browser:
+        # No service worker: the lost signal is simulated by refusing the task list.
+        context = browser.new_context(
+            viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
+            locale="zh-CN", service_workers="block",
+        )  # fmt: skip
+        page = context.new_page()
+        log_in(page, url, "worker")
+        page.wait_for_selector(f"#tasks a[href='#task/{case.number}']")  # kept for offline use
+
+        context.clear_cookies()
+        context.route("**/api/v1/tasks/**", lambda route: route.abort())
+        log_in(page, url, "worker2")
+        page.wait_for_function("document.getElementById('tasks-note').textContent !== ''")
+        assert case.number not in page.inner_text("#tasks")
+        assert "一号网格员的任务" not in page.inner_text("body")
+        context.close()

@@ -624,13 +624,16 @@
       '<span class="tag ' + esc(c.deadline) + '">' + esc(c.state_label) + " · " + esc(t.deadline) + " " + esc(when(c.step_due)) +
       "</span><br>" + esc(c.description.slice(0, 60)) + "</a></li>";
   }
+  // Per person: on a shared phone offline, the next worker must not read the last one's cases.
+  var TASKS_KEY = "gridcase.tasks." + boot.userId;
+  localStorage.removeItem("gridcase.tasks");  // the shared key of earlier versions
   function loadTasks() {
     return getJSON("/api/v1/tasks/").then(function (tasks) {
       tasks = tasks.filter(function (c) { return STEP[c.state]; });
-      localStorage.setItem("gridcase.tasks", JSON.stringify(tasks));
+      localStorage.setItem(TASKS_KEY, JSON.stringify(tasks));
       renderTasks(tasks, "");
     }).catch(function () {
-      renderTasks(JSON.parse(localStorage.getItem("gridcase.tasks") || "[]"), t.offline_tasks);
+      renderTasks(JSON.parse(localStorage.getItem(TASKS_KEY) || "[]"), t.offline_tasks);
     });
   }
   function renderTasks(tasks, note) {

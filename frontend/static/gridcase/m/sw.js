@@ -1,7 +1,7 @@
 /* The phone app's service worker: the app shell works without signal.
  * Pages and static files: network first, the cached copy when offline.
  * The API is never cached: the app queues what it sends in its outbox. */
-var CACHE = "gridcase-m-v4";
+var CACHE = "gridcase-m-v5";
 var SHELL = __SHELL__;
 
 self.addEventListener("install", function (event) {
