@@ -4,6 +4,9 @@ Messages to the client:
   {"type": "hello", "last_seq": N}        after connect: the newest sequence number
   {"type": "event", "event": {...}}       one timeline event (see cases.events)
   {"type": "caught_up", "last_seq": N}    after a resume request was answered
+  {"type": "checked", "upto": N}          every event of the territory up to N has
+                                          been sent: a reconnecting map resumes
+                                          from here at the latest
   {"type": "reload"}                      too much was missed: fetch the snapshot again
   {"type": "territory"}                   the person's territory changed: start again
 From the client:
@@ -270,6 +273,8 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     # `epoch` counts territory changes: a check begun under an older one is void.
     sent_upto: int = 0
     check_upto: int = 0
+    # The newest `sent_upto` the map was told of ("checked").
+    told_upto: int = 0
     epoch: int = 0
     sent: set[int]
 
@@ -442,7 +447,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         """Owe the map nothing before the newest event (its snapshot has those)."""
         newest = await database_sync_to_async(mapdata.last_seq)()
         self.epoch += 1
-        self.sent_upto = self.check_upto = newest
+        self.sent_upto = self.check_upto = self.told_upto = newest
         self.sent = set()
         return newest
 
@@ -494,7 +499,16 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_event(event)
         self.sent_upto = max(self.sent_upto, upto)
         self.sent = {seq for seq in self.sent if seq > self.sent_upto}
+        self._tell_checked()
         return bool(owed)
+
+    def _tell_checked(self) -> None:
+        """Tell the map how far it has everything. Through the outbox, behind the
+        frames queued before: a map that resumed from a guess (the newest seq it saw,
+        less a margin) lost for good what the layer dropped further back."""
+        if self.sent_upto > self.told_upto:
+            self.told_upto = self.sent_upto
+            self.outbox.put_nowait(json.dumps({"type": "checked", "upto": self.sent_upto}))
 
 
 def _territory_of_session(session_key: str | None, user_id: int | None) -> Territory | None:

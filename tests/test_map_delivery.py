@@ -8,6 +8,7 @@ moved past a hole would pass a check of the last number.
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -38,16 +39,31 @@ def dropping(monkeypatch, keep) -> None:
 
 
 async def receive_until(socket, wanted: set[int]) -> tuple[set[int], list[dict]]:
-    """Events (by seq) until all of `wanted` came; the other messages on the way."""
+    """Events (by seq) until all of `wanted` came; the other messages on the way
+    but the gap checks' cursors ("checked")."""
     got: set[int] = set()
     others = []
     while not wanted <= got:
         message = await socket.receive_json_from(timeout=10)
         if message["type"] == "event":
             got.add(message["event"]["seq"])
-        else:
+        elif message["type"] != "checked":
             others.append(message)
     return got, others
+
+
+async def nothing_but_checks(socket, seconds: float) -> list[dict]:
+    """The messages in the next `seconds` other than "checked" (receive_nothing
+    polls: a timed-out receive would end the consumer)."""
+    others = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if await socket.receive_nothing(timeout=0.05):
+            continue
+        message = await socket.receive_json_from(timeout=1)
+        if message["type"] != "checked":
+            others.append(message)
+    return others
 
 
 def street_a_seqs(cast) -> set[int]:
@@ -66,8 +82,8 @@ def test_events_the_layer_dropped_reach_the_map_from_the_timeline(cast, quick_ch
         await database_sync_to_async(report)(cast.outsider, point=POINT_B1)
         wanted = await database_sync_to_async(street_a_seqs)(cast)
         got, others = await receive_until(socket, wanted)
-        # One more check finds nothing owed, and nothing of street B came.
-        await socket.receive_nothing(timeout=0.3)
+        # More checks find nothing owed, and nothing of street B came.
+        assert await nothing_but_checks(socket, 0.3) == []
         assert got == wanted and others == []
         await socket.disconnect()
 
@@ -119,7 +135,34 @@ def test_an_event_delivered_live_is_not_sent_again(cast, quick_checks):
         got, _ = await receive_until(socket, wanted)
         # Absence is the behaviour here: five checks (0.1 s apart) pass over the
         # delivered events and send none of them again.
-        assert await socket.receive_nothing(timeout=0.5)
+        assert await nothing_but_checks(socket, 0.5) == []
+        assert got == wanted
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_map_is_told_how_far_it_has_everything_after_lost_events(
+    cast, quick_checks, monkeypatch
+):
+    # A map that reconnects resumes from this cursor: resuming from "the newest
+    # seq seen, less a margin" lost what the layer dropped further back.
+    dropping(monkeypatch, lambda payload: False)
+    session = logged_in(cast.leader)
+
+    async def scenario():
+        socket = await map_socket(session)
+        for _ in range(3):
+            await database_sync_to_async(report)(cast.worker)
+        wanted = await database_sync_to_async(street_a_seqs)(cast)
+        got: set[int] = set()
+        while True:
+            message = await socket.receive_json_from(timeout=10)
+            if message["type"] == "event":
+                got.add(message["event"]["seq"])
+            elif message["type"] == "checked" and message["upto"] >= max(wanted):
+                break
+        # Every event up to the cursor came before it.
         assert got == wanted
         await socket.disconnect()
 

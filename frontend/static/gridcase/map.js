@@ -29,7 +29,7 @@
   }
   var layers = { districts: null, streets: null, communities: null, cells: null, labels: L.layerGroup().addTo(map), markers: L.layerGroup().addTo(map) };
   var state = {
-    lastSeq: 0, snapshotSeq: 0, caseEvents: {}, snapshotAsked: 0, markers: {}, cellCounts: {},
+    lastSeq: 0, snapshotSeq: 0, checkedSeq: 0, caseEvents: {}, snapshotAsked: 0, markers: {}, cellCounts: {},
     streetCounts: {}, communityStats: {}, streetStats: {}, socket: null,
     retry: 0, refreshTimer: null, eventsApplied: 0, snapshotsDrawn: 0, connected: false,
     sent: [],  // the frames this map sent, newest last (the browser tests read them)
@@ -277,9 +277,11 @@
     if (here && OPEN.indexOf(c.state) >= 0 && matchesFilters(c)) upsertMarker(c, live); else removeMarker(c.number);
   }
   function resumeAfter() {
-    // A little before the newest event seen: one overtaken by later ones just
-    // before the socket broke comes again (repeats are ignored by case).
-    return Math.max(state.snapshotSeq, state.lastSeq - RESUME_OVERLAP);
+    // No later than the server last said the map had everything ("checked"), and
+    // a little before the newest event seen: what the layer dropped before the
+    // socket broke, and one overtaken by later ones, come again (repeats are
+    // ignored by case). Never before the snapshot, which holds the older ones.
+    return Math.max(state.snapshotSeq, Math.min(state.checkedSeq, state.lastSeq - RESUME_OVERLAP));
   }
   function setLive(live) {
     state.connected = live;
@@ -303,6 +305,10 @@
         sendFrame(socket, { type: "resume", after: resumeAfter() });
       } else if (data.type === "event") {
         applyEvent(data.event);
+      } else if (data.type === "checked") {
+        state.checkedSeq = Math.max(state.checkedSeq, data.upto);
+      } else if (data.type === "caught_up") {
+        state.checkedSeq = Math.max(state.checkedSeq, data.last_seq);
       } else if (data.type === "territory") {
         location.reload();  // boundaries, filters and cases all belong to the old territory
       } else if (data.type === "reload") {
