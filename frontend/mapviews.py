@@ -55,28 +55,27 @@ def map_boundaries(request: HttpRequest) -> JsonResponse:
     return JsonResponse(mapdata.boundaries(request.user))
 
 
-@login_required
-@require_GET
-def map_cells(request: HttpRequest) -> JsonResponse:
+def _in_view(request: HttpRequest, shapes) -> JsonResponse:
+    """`shapes(user, bbox)` for the request's required bbox, or 400 with the reason."""
     try:
         bbox = _bbox(request)
     except coordinates.CoordinateError as error:
         return JsonResponse({"error": str(error)}, status=400)
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north is required"}, status=400)
-    return JsonResponse(mapdata.cells_in_view(request.user, bbox))
+    return JsonResponse(shapes(request.user, bbox))
+
+
+@login_required
+@require_GET
+def map_cells(request: HttpRequest) -> JsonResponse:
+    return _in_view(request, mapdata.cells_in_view)
 
 
 @login_required
 @require_GET
 def map_communities(request: HttpRequest) -> JsonResponse:
-    try:
-        bbox = _bbox(request)
-    except coordinates.CoordinateError as error:
-        return JsonResponse({"error": str(error)}, status=400)
-    if bbox is None:
-        return JsonResponse({"error": "bbox=west,south,east,north is required"}, status=400)
-    return JsonResponse(mapdata.communities_in_view(request.user, bbox))
+    return _in_view(request, mapdata.communities_in_view)
 
 
 @login_required
