@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from leaflet.admin import LeafletGeoAdmin
 
 from core.admin import ReadOnlyAdmin
@@ -11,6 +12,9 @@ from patrols.services import place_save
 
 
 class KeyPlaceForm(forms.ModelForm):
+    # The administrator's territory, set per request by KeyPlaceAdmin.get_form.
+    territory: Territory
+
     class Meta:
         model = KeyPlace
         fields = ["name", "kind", "point", "active", "check_in_radius_m"]
@@ -18,10 +22,27 @@ class KeyPlaceForm(forms.ModelForm):
     def clean_point(self):
         point = self.cleaned_data["point"]
         try:
-            locate(point)
+            where = locate(point)
         except OutsideTerritory as exc:
             raise ValidationError(str(exc)) from None
+        if not _holds(self.territory, where):
+            # A place in another street would show on its workers' phones and maps.
+            raise ValidationError(_("The point is outside your territory."))
         return point
+
+
+def _holds(territory: Territory, where) -> bool:
+    if where.cell is not None:
+        return territory.cells().filter(pk=where.cell.pk).exists()
+    if where.community is not None:
+        return territory.communities().filter(pk=where.community.pk).exists()
+    # Only the street is known: it must be wholly the administrator's.
+    street = where.street
+    return (
+        territory.everything
+        or street.pk in territory.street_ids
+        or street.district_id in territory.district_ids
+    )
 
 
 @admin.register(KeyPlace)
@@ -38,6 +59,11 @@ class KeyPlaceAdmin(LeafletGeoAdmin):
         return super().get_queryset(request).filter(territory.q())
 
     form = KeyPlaceForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.territory = Territory.for_user(request.user)
+        return form
 
     def save_model(self, request, obj, form, change):
         place_save(obj)

@@ -299,6 +299,25 @@ def test_an_administrator_adds_a_key_place_and_its_cell_follows_from_the_point(c
     assert KeyPlace.objects.count() == 1
 
 
+def test_a_staff_member_cannot_add_a_key_place_in_another_street(client, cast):
+    from django.contrib.auth.models import Permission
+
+    cast.leader.is_staff = True
+    cast.leader.save()
+    cast.leader.user_permissions.add(Permission.objects.get(codename="add_keyplace"))
+    client.force_login(cast.leader)
+    form = {"name": "徐家棚小学", "kind": "school", "active": "on", "check_in_radius_m": ""}
+    in_b = '{"type": "Point", "coordinates": [114.302, 30.548]}'
+    refused = client.post("/admin/patrols/keyplace/add/", form | {"point": in_b})
+    assert refused.status_code == 200
+    assert "该点不在您的辖区内。" in refused.content.decode()
+    assert not KeyPlace.objects.exists()
+    in_a = '{"type": "Point", "coordinates": [114.302, 30.558]}'
+    added = client.post("/admin/patrols/keyplace/add/", form | {"point": in_a})
+    assert added.status_code == 302
+    assert KeyPlace.objects.get().street.code == "420106002"
+
+
 def test_the_admin_lists_a_staff_members_key_places_of_their_territory_only(client, cast):
     from django.contrib.auth.models import Permission
 
