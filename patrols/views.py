@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from cases.calendar import CHINA
+from cases.exports import csv_safe
 from frontend.dashboard import PERIOD_KINDS, BadRequest, _period, may_watch
 from grid.territory import Territory
 from patrols import figures
@@ -107,6 +108,7 @@ def _csv(rows, totals, period) -> HttpResponse:
     columns = _columns()
     writer.writerow([label for _key, label in columns])
     for row in rows:
-        writer.writerow([getattr(row, key) for key, _label in columns])
+        # A name like "=HYPERLINK(…)" must stay text in a spreadsheet.
+        writer.writerow([csv_safe(getattr(row, key)) for key, _label in columns])
     writer.writerow([_("Total")] + [totals.get(key, "") for key, _label in columns[1:]])
     return response

@@ -210,3 +210,15 @@ def test_a_worker_who_moved_away_still_counts_where_they_worked_that_week(cast, 
     # patrols, km, hours, cells, check-ins, found, handled on site, on time
     assert by_name["调走的网格员"] == ["0", "0.0", "0.0", "0", "0", "1", "1", "1"]
     assert by_name["合计"][4:] == ["1", "3", "3", "2"]
+
+
+def test_a_worker_name_that_looks_like_a_formula_stays_text_in_the_csv(cast, week):
+    cast.worker2.first_name = "=HYPERLINK(1)"
+    cast.worker2.save()
+    rows = list(
+        csv.reader(
+            io.StringIO(table(cast.leader, week["period"], "csv").content.decode("utf-8-sig"))
+        )
+    )
+    names = [r[0] for r in rows[1:]]
+    assert "'=HYPERLINK(1)" in names and "=HYPERLINK(1)" not in names
