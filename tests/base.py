@@ -268,3 +268,28 @@ def exported(client, fmt: str) -> bytes:
     answer = wait_done(client, started["status_url"])
     assert answer["status"] == "done"
     return b"".join(client.get(answer["download"]).streaming_content)
+
+
+def at_once(call, n: int = 2) -> list:
+    """Run `call` in n threads released together (each on its own connection);
+    what each returned. A thread that raised leaves its result out."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(n)
+    results: list = []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(call())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

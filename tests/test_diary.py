@@ -207,37 +207,21 @@ def test_the_diary_speaks_chinese_by_default_and_english_on_request(cast, diary)
 
 
 def test_two_retries_arriving_at_once_write_exactly_one_entry(reference_data):
-    import threading
     from datetime import datetime
 
-    from django.db import connection
-
     from diary.services import diary_record
-    from tests.base import build_cast, build_territory
+    from tests.base import at_once, build_cast, build_territory
 
     cast = build_cast(build_territory())
-    barrier = threading.Barrier(2)
-    results: list = []
-
-    def send():
-        try:
-            barrier.wait()
-            results.append(
-                diary_record(
-                    author=cast.worker,
-                    client_id="racing",
-                    visited_at=datetime.fromisoformat(VISIT),
-                    text="同时重发",
-                )
-            )
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(
+        lambda: diary_record(
+            author=cast.worker,
+            client_id="racing",
+            visited_at=datetime.fromisoformat(VISIT),
+            text="同时重发",
+        )
+    )
+    assert len(results) == 2
     assert sorted(r.created for r in results) == [False, True]
     assert {r.entry.pk for r in results} == {DiaryEntry.objects.get().pk}
 

@@ -14,7 +14,7 @@ from cases.models import Case
 from patrols import services
 from patrols.geo import distance_m
 from patrols.models import CheckIn, KeyPlace, Patrol, PatrolCase
-from tests.base import api, body, build_cast, build_territory
+from tests.base import api, at_once, body, build_cast, build_territory
 
 START = datetime.fromisoformat("2026-12-01T09:00:00+08:00")
 LON = 114.302  # a meridian through cells A1-003 (south) and A1-001 (north)
@@ -110,21 +110,7 @@ def test_two_retries_arriving_at_once_make_exactly_one_patrol(reference_data):
             for p in walk()
         ],
     )
-    barrier = threading.Barrier(2)
-    results: list = []
-
-    def send():
-        try:
-            barrier.wait()
-            results.append(services.record_patrol(worker=cast.worker, payload=payload))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda: services.record_patrol(worker=cast.worker, payload=payload))
     assert len(results) == 2
     assert sorted(r.created for r in results) == [False, True]
     assert {r.patrol.pk for r in results} == {Patrol.objects.get().pk}
